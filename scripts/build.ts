@@ -1,0 +1,16 @@
+/**
+ * Build the standalone executable dist/tokenctl.
+ * --bytecode needs --format=esm: without it Bun warns "Failed to generate bytecode" and writes a
+ * binary that dies with "import.meta is only valid inside modules". We run the result once to check.
+ */
+import { $ } from "bun";
+
+const out = "dist/tokenctl";
+await $`bun build src/main.ts --compile --minify --bytecode --format=esm --sourcemap=none --outfile ${out}`;
+const version = (await $`./${out} --version`.text()).trim();
+const pkg = await Bun.file("package.json").json();
+if (version !== pkg.version) {
+  console.error(`build check failed: ${out} --version printed "${version}", expected "${pkg.version}"`);
+  process.exit(1);
+}
+console.error(`built ${out} (${version}, ${((await Bun.file(out).size) / 1048576).toFixed(1)} MiB)`);

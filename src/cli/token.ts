@@ -1,0 +1,88 @@
+/** `tokenctl token get|headers|set`: thin wrappers over src/token. */
+import { defineCommand, type ArgsDef } from "citty";
+import { commonArgs } from "./_shared.ts";
+import { printJson, printResult } from "./output.ts";
+import { resolveSources, type SourceFlags } from "../token/sources.ts";
+import { formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";
+import { formatHeaderLines, headersFor } from "../token/headers.ts";
+
+const sourceArgs = {
+  preset: { type: "enum", options: ["claude-code"], description: "Use another tool's variable and file names" },
+  env: { type: "string", valueHint: "NAME", description: "Env var holding the token (default TOKENCTL_TOKEN)" },
+  "fd-env": { type: "string", valueHint: "NAME", description: "Env var holding an inherited fd number (default TOKENCTL_TOKEN_FD)" },
+  file: { type: "string", valueHint: "path", description: "Token file (env TOKENCTL_TOKEN_FILE; default $XDG_STATE_HOME/tokenctl/token)" },
+  explain: { type: "boolean", description: "Say on stderr which source gave the token" },
+} as const satisfies ArgsDef;
+
+function flagsOf(args: { preset?: string; env?: string; "fd-env"?: string; file?: string }): SourceFlags {
+  return { preset: args.preset, env: args.env, fdEnv: args["fd-env"], file: args.file };
+}
+
+/** Read the token, reporting persistence problems and (with --explain) the sources tried. */
+async function read(args: { explain?: boolean } & Parameters<typeof flagsOf>[0]): Promise<{ result: TokenResult; orgEnvName: string }> {
+  const sources = resolveSources(flagsOf(args));
+  const result = readToken(sources);
+  if (args.explain || result.persistError) {
+    const { log } = await import("./output.ts");
+    if (result.persistError) log().warn(`Token read from fd but not saved for subprocesses: ${result.persistError}`);
+    if (args.explain) log().info(`Token from ${result.source}. Sources, in order:\n${formatAttempts(result.attempts)}${result.persistedTo ? `\n  saved to ${result.persistedTo} for subprocesses` : ""}`);
+  }
+  return { result, orgEnvName: sources.orgEnvName };
+}
+
+const get = defineCommand({
+  meta: { name: "get", description: "Print this process's session token (env, then inherited fd, then file)" },
+  args: { ...sourceArgs, ...commonArgs },
+  async run({ args }) {
+    const { result } = await read(args);
+    if (args.json) printJson({ token: result.token, source: result.source, ...(result.persistedTo ? { persistedTo: result.persistedTo } : {}) });
+    else printResult(result.token);
+  },
+});
+
+const headers = defineCommand({
+  meta: { name: "headers", description: "Print the HTTP headers carrying the token, one per line (for curl -H @-)" },
+  args: { ...sourceArgs, ...commonArgs },
+  async run({ args }) {
+    const { result, orgEnvName } = await read(args);
+    const list = headersFor(result.token, process.env[orgEnvName]?.trim() || undefined);
+    if (args.json) printJson(Object.fromEntries(list));
+    else printResult(formatHeaderLines(list));
+  },
+});
+
+const set = defineCommand({
+  meta: { name: "set", description: "Read a token from stdin and write the token file (0600, atomic)" },
+  args: {
+    file: sourceArgs.file,
+    preset: sourceArgs.preset,
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const { validateTokenInput, storeToken } = await import("../token/store.ts");
+    const sources = resolveSources(flagsOf(args));
+    let input: string;
+    if (process.stdin.isTTY) {
+      const { password, isCancel } = await import("@clack/prompts");
+      const answer = await password({ message: "Token", output: process.stderr });
+      if (isCancel(answer)) {
+        const { UsageError } = await import("../errors.ts");
+        throw new UsageError("Cancelled; nothing was written");
+      }
+      input = answer;
+    } else {
+      input = await Bun.stdin.text();
+    }
+    storeToken(sources.file, validateTokenInput(input));
+    const { log } = await import("./output.ts");
+    if (args.json) printJson({ file: sources.file });
+    else log().success(`Token written to ${sources.file}`);
+  },
+});
+
+export default defineCommand({
+  meta: { name: "token", description: "Read, format and hand over session tokens" },
+  subCommands: { get, headers, set },
+});
+
+export { TokenNotFoundError };

@@ -1,0 +1,61 @@
+/**
+ * Every failure tokenctl reports on purpose is one of these classes. Each carries the exit code the
+ * README documents and, where there is one, a hint: the one command that fixes it. Messages say what
+ * was expected and what was found, and never contain a secret (STYLE habit 10).
+ */
+
+/** Exit codes, the same for every command. */
+export const ExitCode = {
+  ok: 0,
+  unexpected: 1,
+  usage: 2,
+  notFound: 3,
+  authRefused: 4,
+  unavailable: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class TokenctlError extends Error {
+  readonly exitCode: ExitCode = ExitCode.unexpected;
+  readonly hint?: string;
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TokenctlError";
+    this.hint = options?.hint;
+  }
+}
+
+/** Bad flags, a bad flag combination, or input that cannot be used (exit 2). */
+export class UsageError extends TokenctlError {
+  override readonly exitCode = ExitCode.usage;
+  override name = "UsageError";
+}
+
+/** A secret file that exists but is not safe to trust: too-open mode, foreign owner, symlink (exit 2). */
+export class InsecureFileError extends TokenctlError {
+  override readonly exitCode = ExitCode.usage;
+  override name = "InsecureFileError";
+}
+
+/** Nothing to return: no token, no session, no credential (exit 3). */
+export class NotFoundError extends TokenctlError {
+  override readonly exitCode = ExitCode.notFound;
+  override name = "NotFoundError";
+}
+
+/** A server or the daemon refused our credentials (exit 4). */
+export class AuthRefusedError extends TokenctlError {
+  override readonly exitCode = ExitCode.authRefused;
+  override name = "AuthRefusedError";
+}
+
+/** A needed service did not answer: daemon, Vault, OAuth server (exit 5). */
+export class UnavailableError extends TokenctlError {
+  override readonly exitCode = ExitCode.unavailable;
+  override name = "UnavailableError";
+}
+
+/** The node:fs error code of `e`, if it has one. */
+export function errnoCode(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
+}

@@ -1,0 +1,198 @@
+/**
+ * The one place secret material is read and written.
+ *
+ * Read: O_NOFOLLOW, regular file only, owned by us, no group/other bits, at most 64 KiB.
+ * Write: private parent dir, temp file 0600 in the same dir, fsync, rename, fsync the dir — so a
+ * reader sees the old file or the new one, never half of one, and a crash never leaves an empty file.
+ */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { InsecureFileError, NotFoundError, TokenctlError, UsageError, errnoCode } from "../errors.ts";
+
+/** Largest secret file we read; anything bigger is not a token or a credential record. */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+const uid = () => process.getuid?.() ?? -1;
+const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0");
+
+export interface ReadSecretOptions {
+  /** Largest size accepted, default 64 KiB. */
+  maxBytes?: number;
+  /** Keep surrounding whitespace (JSON callers don't care; token callers want it trimmed). */
+  raw?: boolean;
+}
+
+/**
+ * Read a secret file safely. Throws NotFoundError when it does not exist and InsecureFileError
+ * when it exists but must not be trusted; the message says which check failed and how to fix it.
+ */
+export function readSecretFile(path: string, options: ReadSecretOptions = {}): string {
+  const maxBytes = options.maxBytes ?? MAX_SECRET_BYTES;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") throw new NotFoundError(`${path} does not exist`, { cause: e });
+    if (code === "ELOOP" || code === "EMLINK")
+      throw new InsecureFileError(`${path} is a symbolic link; tokenctl does not follow links to secret files`, {
+        cause: e,
+        hint: `Replace the link with the file itself: cp --remove-destination "$(readlink -f ${path})" ${path}`,
+      });
+    if (code === "EACCES") throw new InsecureFileError(`${path} is not readable by this user`, { cause: e });
+    throw new TokenctlError(`Could not open ${path} (${code ?? "unknown error"})`, { cause: e });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InsecureFileError(`${path} is not a regular file`);
+    const me = uid();
+    if (me >= 0 && st.uid !== me)
+      throw new InsecureFileError(`${path} is owned by uid ${st.uid}, not by you (uid ${me})`, {
+        hint: `Make it yours: chown ${me} ${path}`,
+      });
+    if (st.mode & 0o077)
+      throw new InsecureFileError(`Permissions ${octal(st.mode)} for ${path} are too open: group and others must have no access`, {
+        hint: `chmod 600 ${path}`,
+      });
+    if (st.size > maxBytes)
+      throw new UsageError(`${path} is ${st.size} bytes; a secret file may be at most ${maxBytes} bytes`);
+    const text = readAllFd(fd, maxBytes, path);
+    return options.raw ? text : text.trim();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read from an open fd until EOF, refusing more than maxBytes. Used for files, pipes and fds. */
+export function readAllFd(fd: number, maxBytes: number, what: string): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.allocUnsafe(16 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      // A non-blocking pipe with nothing written yet: wait briefly rather than spin.
+      if (errnoCode(e) === "EAGAIN") {
+        Bun.sleepSync(1);
+        continue;
+      }
+      throw e;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) throw new UsageError(`${what} holds more than ${maxBytes} bytes; a secret may be at most ${maxBytes} bytes`);
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Make sure `dir` exists as a private directory: created 0700 when missing (never chmod-ed after),
+ * refused when it exists writable by group/others or owned by someone else.
+ * With `strict`, any group/other bit is refused (for the daemon's socket directory).
+ */
+export function ensurePrivateDir(dir: string, options: { strict?: boolean } = {}): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new TokenctlError(`Could not create directory ${dir} (${errnoCode(e) ?? "unknown error"})`, { cause: e });
+  }
+  checkPrivateDir(dir, options);
+}
+
+/** Refuse a directory we should not keep secrets in; see ensurePrivateDir. */
+export function checkPrivateDir(dir: string, options: { strict?: boolean } = {}): void {
+  // stat, not lstat: a symlinked parent such as macOS's /tmp -> /private/tmp is normal; judge its target.
+  const real = statSync(dir);
+  if (!real.isDirectory()) throw new InsecureFileError(`${dir} is not a directory`);
+  const me = uid();
+  if (me >= 0 && real.uid !== me)
+    throw new InsecureFileError(`Directory ${dir} is owned by uid ${real.uid}, not by you (uid ${me})`, {
+      hint: `Use a directory you own, or: chown ${me} ${dir}`,
+    });
+  const bad = options.strict ? real.mode & 0o077 : real.mode & 0o022;
+  if (bad)
+    throw new InsecureFileError(
+      `Permissions ${octal(real.mode)} for directory ${dir} are too open: ${options.strict ? "group and others must have no access" : "group and others must not be able to write"}`,
+      { hint: `chmod 700 ${dir}` },
+    );
+}
+
+/**
+ * Write `data` to `path` atomically with mode 0600: temp file in the same private directory,
+ * fsync, rename over the target, fsync the directory. On any failure the temp file is removed
+ * and the old file is left exactly as it was.
+ */
+export function writeSecretFile(path: string, data: string | Uint8Array): void {
+  const dir = dirname(path);
+  ensurePrivateDir(dir);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone (rename happened or open failed): nothing to clean.
+    }
+    if (e instanceof TokenctlError) throw e;
+    throw new TokenctlError(`Could not write ${path} (${errnoCode(e) ?? "unknown error"})`, { cause: e });
+  }
+  fsyncDir(dir);
+}
+
+/** Create `path` exclusively (O_EXCL, no symlink followed) with mode 0600; fails if it exists. */
+export function createSecretFileExclusive(path: string, data: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Remove a secret file; a missing file is fine. */
+export function removeSecretFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw new TokenctlError(`Could not remove ${path} (${errnoCode(e)})`, { cause: e });
+  }
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(fd);
+  } catch {
+    // Some filesystems refuse fsync on a directory (EINVAL); the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Run the compiled binary the way a shell script would. Smoke tests (test/smoke/) use this;
+ * `npm test` builds dist/tokenctl before running them.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+export const BIN = join(import.meta.dir, "..", "..", "dist", "tokenctl");
+
+export interface BinResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface BinOptions {
+  env?: Record<string, string | undefined>;
+  stdin?: string;
+  cwd?: string;
+  /** Extra fds for the child, from fd 3 on (Bun.spawn's stdio array). */
+  extraFds?: number[];
+  timeoutMs?: number;
+}
+
+/** A clean env for the child: PATH and HOME only, plus what the test passes. */
+export function childEnv(env: Record<string, string | undefined> = {}): Record<string, string> {
+  const base: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...env };
+  return Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** Run dist/tokenctl with args; resolves with exit code and captured output. */
+export async function runBin(args: string[], opts: BinOptions = {}): Promise<BinResult> {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  const proc = Bun.spawn([BIN, ...args], {
+    env: childEnv(opts.env),
+    cwd: opts.cwd,
+    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+    stdio: opts.extraFds ? ([undefined, undefined, undefined, ...opts.extraFds] as never) : undefined,
+    timeout: opts.timeoutMs ?? 20_000,
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}

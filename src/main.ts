@@ -4,7 +4,7 @@
  * catch that turns errors into messages and exit codes. citty's own runMain prints unknown errors
  * with their stack and always exits 1, so we run commands ourselves.
  */
-import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { type ArgDef, type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { ExitCode, TokenctlError, UsageError } from "./errors.ts";
 // Static, unlike every other command: `token get` is what scripts call in loops, and loading a
@@ -40,6 +40,10 @@ async function resolveChain(root: AnyCommand, args: string[]): Promise<{ chain: 
   }
 }
 
+function aliases(def: ArgDef): string[] {
+  return "alias" in def && def.alias ? [def.alias].flat() : [];
+}
+
 /** Reject flags the command does not declare: citty ignores them, which hides typos like --jsno. */
 async function checkFlags(cmd: AnyCommand, args: string[]): Promise<void> {
   const defs = (await resolve(cmd.args)) ?? {};
@@ -47,7 +51,7 @@ async function checkFlags(cmd: AnyCommand, args: string[]): Promise<void> {
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
     const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    for (const n of [name, kebab, ...[def.alias ?? []].flat()]) {
+    for (const n of [name, kebab, ...aliases(def)]) {
       known.add(n);
       if (def.type === "boolean") known.add(`no-${n}`);
     }
@@ -58,7 +62,7 @@ async function checkFlags(cmd: AnyCommand, args: string[]): Promise<void> {
     if (!a.startsWith("-") || a === "-") continue;
     const name = a.replace(/^--?/, "").split("=")[0]!;
     if (!known.has(name)) throw new UsageError(`Unknown flag ${a.split("=")[0]}`, { hint: "See the flags with --help" });
-    const def = defs[name] ?? Object.values(defs).find((d) => [d.alias ?? []].flat().includes(name));
+    const def = defs[name] ?? Object.values(defs).find((d) => aliases(d).includes(name));
     if (def && def.type !== "boolean" && !a.includes("=")) i++;
   }
 }

@@ -31,15 +31,17 @@ export function childEnv(env: Record<string, string | undefined> = {}): Record<s
 /** Run dist/tokenctl with args; resolves with exit code and captured output. */
 export async function runBin(args: string[], opts: BinOptions = {}): Promise<BinResult> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  const stdin = opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]);
   const proc = Bun.spawn([BIN, ...args], {
     env: childEnv(opts.env),
     cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-    stdio: opts.extraFds ? ([undefined, undefined, undefined, ...opts.extraFds] as never) : undefined,
+    stdio: [stdin, "pipe", "pipe", ...(opts.extraFds ?? [])] as ["ignore", "pipe", "pipe"],
     timeout: opts.timeoutMs ?? 20_000,
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout as ReadableStream).text(),
+    new Response(proc.stderr as ReadableStream).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }

@@ -82,6 +82,10 @@ export async function run(argv: string[]): Promise<number> {
   const end = argv.indexOf("--");
   const flags = end === -1 ? argv : argv.slice(0, end);
   try {
+    if (argv[0] === "token" && (argv[1] === "get" || argv[1] === "headers") && !flags.includes("--help") && !flags.includes("-h")) {
+      const { runFast } = await import("./cli/token.ts");
+      if (await runFast(argv[1], argv.slice(2))) return ExitCode.ok;
+    }
     const { chain, rest } = await resolveChain(main, argv);
     const cmd = chain[chain.length - 1]!;
     // Name the command by its whole path ("tokenctl token get"), which citty's usage does not.

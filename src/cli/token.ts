@@ -1,4 +1,5 @@
 /** `tokenctl token get|headers|set`: thin wrappers over src/token. */
+import { parseArgs } from "node:util";
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs } from "./_shared.ts";
 import { printJson, printResult } from "./output.ts";
@@ -30,26 +31,54 @@ async function read(args: { explain?: boolean } & Parameters<typeof flagsOf>[0])
   return { result, orgEnvName: sources.orgEnvName };
 }
 
+type ReadArgs = Parameters<typeof read>[0] & { json?: boolean };
+
+async function runGet(args: ReadArgs): Promise<void> {
+  const { result } = await read(args);
+  if (args.json) printJson({ token: result.token, source: result.source, ...(result.persistedTo ? { persistedTo: result.persistedTo } : {}) });
+  else printResult(result.token);
+}
+
+async function runHeaders(args: ReadArgs): Promise<void> {
+  const { result, orgEnvName } = await read(args);
+  const list = headersFor(result.token, process.env[orgEnvName]?.trim() || undefined);
+  if (args.json) printJson(Object.fromEntries(list));
+  else printResult(formatHeaderLines(list));
+}
+
 const get = defineCommand({
   meta: { name: "get", description: "Print this process's session token (env, then inherited fd, then file)" },
   args: { ...sourceArgs, ...commonArgs },
-  async run({ args }) {
-    const { result } = await read(args);
-    if (args.json) printJson({ token: result.token, source: result.source, ...(result.persistedTo ? { persistedTo: result.persistedTo } : {}) });
-    else printResult(result.token);
-  },
+  run: ({ args }) => runGet(args),
 });
 
 const headers = defineCommand({
   meta: { name: "headers", description: "Print the HTTP headers carrying the token, one per line (for curl -H @-)" },
   args: { ...sourceArgs, ...commonArgs },
-  async run({ args }) {
-    const { result, orgEnvName } = await read(args);
-    const list = headersFor(result.token, process.env[orgEnvName]?.trim() || undefined);
-    if (args.json) printJson(Object.fromEntries(list));
-    else printResult(formatHeaderLines(list));
-  },
+  run: ({ args }) => runHeaders(args),
 });
+
+/**
+ * `token get` and `token headers` without citty: scripts call them in loops, and running citty's
+ * parser costs ~2 ms and ~8 MiB of a ~9 ms, ~32 MiB start (scripts/bench/token.ts). Same flag
+ * definitions, parsed strictly by node:util; returns false (caller falls back to citty, which
+ * reports the problem properly) for anything it does not recognise.
+ */
+export async function runFast(sub: string, args: string[]): Promise<boolean> {
+  const defs = { ...sourceArgs, ...commonArgs };
+  const options = Object.fromEntries(Object.entries(defs).map(([k, d]) => [k, { type: d.type === "boolean" ? ("boolean" as const) : ("string" as const) }]));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values;
+  } catch {
+    return false;
+  }
+  const parsed = values as ReadArgs;
+  if (sub === "get") await runGet(parsed);
+  else if (sub === "headers") await runHeaders(parsed);
+  else return false;
+  return true;
+}
 
 const set = defineCommand({
   meta: { name: "set", description: "Read a token from stdin and write the token file (0600, atomic)" },

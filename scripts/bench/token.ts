@@ -1,0 +1,67 @@
+/**
+ * Cold start of `dist/tokenctl token get` reading a token file, against `cat` of the same file (the
+ * floor of any process) and `gh auth token` (a Go credential CLI; Debian's gh package), alternated
+ * in one run so machine noise hits all three alike. Prints medians, p90, ratios and peak RSS.
+ *
+ *   bun scripts/bench/token.ts [iterations=200]
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { median, percentile, table } from "./_stats.ts";
+
+const iterations = Number(process.argv[2] ?? 200);
+const bin = join(import.meta.dir, "..", "..", "dist", "tokenctl");
+const dir = mkdtempSync(join(tmpdir(), "tokenctl-bench-"));
+const file = join(dir, "token");
+writeFileSync(file, "tok-bench-0123456789abcdef", { mode: 0o600 });
+const ghDir = join(dir, "gh");
+require("node:fs").mkdirSync(ghDir, { mode: 0o700 });
+writeFileSync(join(ghDir, "hosts.yml"), "github.com:\n    oauth_token: gho_bench\n    user: bench\n    git_protocol: https\n", { mode: 0o600 });
+
+const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TOKENCTL_TOKEN_FILE: file, GH_CONFIG_DIR: ghDir };
+const hasGh = Bun.spawnSync(["sh", "-c", "command -v gh"]).exitCode === 0;
+const subjects: Array<[string, string[]]> = [
+  ["tokenctl token get", [bin, "token", "get"]],
+  ["cat (floor)", ["cat", file]],
+  ...(hasGh ? ([["gh auth token", ["gh", "auth", "token"]]] as Array<[string, string[]]>) : []),
+];
+if (!hasGh) console.error("gh not found: install Debian's gh package for the comparison (apt-get install gh)");
+
+const times = new Map<string, number[]>(subjects.map(([n]) => [n, []]));
+for (const [, cmd] of subjects) Bun.spawnSync(cmd, { env }); // warm the page cache
+for (let i = 0; i < iterations; i++) {
+  for (const [name, cmd] of subjects) {
+    const t0 = Bun.nanoseconds();
+    const r = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe" });
+    const ms = (Bun.nanoseconds() - t0) / 1e6;
+    if (r.exitCode !== 0) throw new Error(`${name} failed: ${r.stderr.toString()}`);
+    times.get(name)!.push(ms);
+  }
+}
+
+/** Peak RSS in MiB over a few runs, from GNU time (getrusage of spawnSync reports the max of all children so far). */
+function peakRss(cmd: string[]): number | string {
+  if (Bun.spawnSync(["sh", "-c", "command -v /usr/bin/time"]).exitCode !== 0) return "n/a (install GNU time)";
+  let peak = 0;
+  for (let i = 0; i < 10; i++) {
+    const r = Bun.spawnSync(["/usr/bin/time", "-f", "%M", ...cmd], { env, stdout: "ignore", stderr: "pipe" });
+    const kb = Number(r.stderr.toString().trim().split("\n").pop());
+    peak = Math.max(peak, kb / 1024);
+  }
+  return peak;
+}
+
+const base = median(times.get("tokenctl token get")!);
+console.log(`token get cold start, ${iterations} alternated runs each (${process.platform}, ${navigator.hardwareConcurrency} cores)\n`);
+console.log(
+  table(
+    subjects.map(([name]) => ({
+      command: name,
+      "median ms": median(times.get(name)!),
+      "p90 ms": percentile(times.get(name)!, 90),
+      "tokenctl / this": base / median(times.get(name)!),
+      "peak RSS MiB": peakRss(subjects.find(([n]) => n === name)![1]),
+    })),
+  ),
+);

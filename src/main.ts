@@ -7,18 +7,7 @@
 import { type ArgDef, type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { ExitCode, TokenctlError, UsageError } from "./errors.ts";
-// Static, unlike every other command: `token get` is what scripts call in loops, and loading a
-// lazy chunk costs ~3 ms of a ~10 ms start (scripts/bench/token.ts).
-import token from "./cli/token.ts";
-
-const load = <T>(p: Promise<{ default: T }>) => p.then((m) => m.default);
-
-export const main = defineCommand({
-  meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
-  subCommands: {
-    token,
-  },
-});
+import { root as main } from "./cli/root.ts";
 
 type AnyCommand = CommandDef<ArgsDef>;
 

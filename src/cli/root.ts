@@ -1,0 +1,20 @@
+/**
+ * The root command and its subcommands, each loaded only when named (STYLE habit 2) — except
+ * `token`, which is static: scripts call `token get` in loops, and a lazy chunk costs ~3 ms of
+ * a ~10 ms start (scripts/bench/token.ts). Kept apart from src/main.ts so commands that walk the
+ * tree (completion) can import it without importing the entry point.
+ */
+import { defineCommand } from "citty";
+import pkg from "../../package.json" with { type: "json" };
+import token from "./token.ts";
+
+const load = <T>(p: Promise<{ default: T }>) => p.then((m) => m.default);
+
+export const root = defineCommand({
+  meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
+  subCommands: {
+    token,
+    completion: () => load(import("./completion.ts")),
+  },
+});
+

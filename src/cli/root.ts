@@ -14,6 +14,9 @@ export const root = defineCommand({
   meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
   subCommands: {
     token,
+    daemon: () => load(import("./daemon.ts")),
+    call: () => load(import("./call.ts")),
+    subscribe: () => import("./call.ts").then((m) => m.subscribe),
     completion: () => load(import("./completion.ts")),
   },
 });

@@ -14,6 +14,8 @@ export const main = defineCommand({
   meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
   subCommands: {
     token: () => load(import("./cli/token.ts")),
+    oauth: () => load(import("./cli/oauth.ts")),
+    exec: () => load(import("./cli/exec.ts")),
   },
 });
 

@@ -198,6 +198,12 @@ export interface OpenStoreOptions {
   env?: Env;
   secrets?: SecretsApi;
   keychainTimeoutMs?: number;
+  /**
+   * For writing a new login: use the keychain whenever it answers. Otherwise a record already in
+   * the default file (put there by an earlier fallback) keeps being used without probing the
+   * keychain, so a hanging keyring costs its timeout once, at login, not on every call.
+   */
+  preferKeychain?: boolean;
 }
 
 /** The default file store: $XDG_CONFIG_HOME/tokenctl/credentials.json keyed by profile. */
@@ -211,8 +217,10 @@ export async function openStore(o: OpenStoreOptions): Promise<OpenedStore> {
     if (o.spec.path === undefined) return { store: defaultFileStore(o.profile, o.env) };
     return { store: fileStore(expandHome(o.spec.path, o.env), o.spec.key) };
   }
+  const file = defaultFileStore(o.profile, o.env);
+  if (!o.preferKeychain && (await file.read())) return { store: file };
   const failure = await probeKeychain(o.secrets, o.keychainTimeoutMs);
-  if (failure) return { store: defaultFileStore(o.profile, o.env), fallback: { reason: failure.message } };
+  if (failure) return { store: file, fallback: { reason: failure.message } };
   ensureLockDir(o.env);
   return { store: keychainStore(o.profile, { env: o.env, secrets: o.secrets, timeoutMs: o.keychainTimeoutMs }) };
 }

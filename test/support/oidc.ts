@@ -16,6 +16,8 @@ export interface OidcOptions {
 }
 
 export interface TokenCounts {
+  /** POSTs to the token endpoint received (counted on arrival, before any delay). */
+  arrived: number;
   /** Refresh requests received. */
   refresh: number;
   refreshOk: number;
@@ -63,7 +65,7 @@ export async function startOidc(o: OidcOptions = {}): Promise<OidcServer> {
     features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
     findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
   });
-  const counts: TokenCounts = { refresh: 0, refreshOk: 0, refreshFailed: 0, code: 0, revocation: 0 };
+  const counts: TokenCounts = { arrived: 0, refresh: 0, refreshOk: 0, refreshFailed: 0, code: 0, revocation: 0 };
   const server: OidcServer = {
     issuer,
     port,
@@ -80,6 +82,7 @@ export async function startOidc(o: OidcOptions = {}): Promise<OidcServer> {
   provider.use(async (ctx, next) => {
     if (ctx.path === "/token/revocation" && ctx.method === "POST") counts.revocation++;
     if (ctx.path !== "/token" || ctx.method !== "POST") return next();
+    counts.arrived++;
     if (server.tokenDelayMs) await Bun.sleep(server.tokenDelayMs);
     if (server.failTokenWith) {
       ctx.status = server.failTokenWith;

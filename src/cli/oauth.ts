@@ -1,6 +1,6 @@
 /** `tokenctl oauth login|token|status|logout`: thin wrappers over src/oauth. */
 import { defineCommand, type ArgsDef } from "citty";
-import { commonArgs } from "./_shared.ts";
+import { commonArgs, daemonClientArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 import { resolveProfile, type Profile } from "../oauth/config.ts";
 import { parseDuration } from "../oauth/duration.ts";
@@ -103,12 +103,25 @@ const token = defineCommand({
   args: {
     ...oauthArgs,
     "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default 5m)" },
+    ...daemonClientArgs,
     ...commonArgs,
   },
   async run({ args }) {
     const profile = profileFrom(args);
     const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
+    // The daemon knows profiles by name (config.json): ask it only when no flag redefines the profile.
+    const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
+    if (!redefined) {
+      const { tokenFromDaemon } = await import("../oauth/daemon-client.ts");
+      const viaDaemon = await tokenFromDaemon({ profile: profile.name, minValidMs, timeoutMs, socket: args.socket, tokenFile: args["token-file"] });
+      if (viaDaemon) {
+        if (args.json)
+          printJson({ accessToken: viaDaemon.accessToken, expiresAt: new Date(viaDaemon.expiresAt).toISOString(), scopes: profile.scopes, source: "daemon" });
+        else printResult(viaDaemon.accessToken);
+        return;
+      }
+    }
     const { tokenFor } = await import("../oauth/token.ts");
     const got = await tokenFor({ profile, minValidMs, timeoutMs });
     warnFallback(got.fallback, got.store.description);

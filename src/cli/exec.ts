@@ -1,8 +1,7 @@
 /** `tokenctl exec --oauth PROFILE [--env NAME] -- CMD…`: run CMD with a fresh access token in its env. */
 import { defineCommand } from "citty";
-import { verboseArgs } from "./_shared.ts";
-import { log } from "./output.ts";
-import { profileArgs, profileFrom, warnFallback } from "./oauth.ts";
+import { daemonClientArgs, verboseArgs } from "./_shared.ts";
+import { obtainToken, profileArgs, profileFrom } from "./oauth.ts";
 import { parseDuration } from "../oauth/duration.ts";
 import { UsageError } from "../errors.ts";
 
@@ -13,6 +12,7 @@ export default defineCommand({
     env: { type: "string", valueHint: "NAME", description: "Env var for the token (default OAUTH_ACCESS_TOKEN)" },
     "min-valid": { type: "string", valueHint: "duration", description: "Refresh first when the token expires within this (default 5m)" },
     ...profileArgs,
+    ...daemonClientArgs,
     ...verboseArgs,
   },
   async run({ args, rawArgs }) {
@@ -24,14 +24,11 @@ export default defineCommand({
     const profile = profileFrom({ ...args, profile: args.oauth });
     const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
-    const { tokenFor } = await import("../oauth/token.ts");
-    const got = await tokenFor({ profile, minValidMs, timeoutMs });
-    warnFallback(got.fallback, got.store.description);
-    if (got.warning) log().warn(got.warning);
+    const got = await obtainToken(args, profile, minValidMs, timeoutMs);
     const path = Bun.which(command[0]!);
     if (!path) throw new UsageError(`Command not found: ${command[0]}`);
     const child = Bun.spawn([path, ...command.slice(1)], {
-      env: { ...process.env, [name]: got.record.accessToken },
+      env: { ...process.env, [name]: got.accessToken },
       stdio: ["inherit", "inherit", "inherit"],
     });
     // Pass termination signals on, and exit as the child did (128+n for a signal, as shells do).

@@ -98,6 +98,29 @@ function openBrowser(url: string): void {
   }
 }
 
+/**
+ * A token valid for minValidMs: from the daemon when one answers (and no flag redefines the profile,
+ * since the daemon knows profiles by their config.json name), else through the locked refresh here.
+ */
+export async function obtainToken(
+  args: ProfileArgValues & { socket?: string; "token-file"?: string },
+  profile: Profile,
+  minValidMs: number,
+  timeoutMs: number,
+): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
+  const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
+  if (!redefined) {
+    const { tokenFromDaemon } = await import("../oauth/daemon-client.ts");
+    const viaDaemon = await tokenFromDaemon({ profile: profile.name, minValidMs, timeoutMs, socket: args.socket, tokenFile: args["token-file"] });
+    if (viaDaemon) return { ...viaDaemon, scopes: profile.scopes, source: "daemon" };
+  }
+  const { tokenFor } = await import("../oauth/token.ts");
+  const got = await tokenFor({ profile, minValidMs, timeoutMs });
+  warnFallback(got.fallback, got.store.description);
+  if (got.warning) log().warn(got.warning);
+  return { accessToken: got.record.accessToken, expiresAt: got.record.expiresAt, scopes: got.record.scopes, source: got.source };
+}
+
 const token = defineCommand({
   meta: { name: "token", description: "Print a valid access token, refreshing it first when it expires within --min-valid" },
   args: {
@@ -110,25 +133,9 @@ const token = defineCommand({
     const profile = profileFrom(args);
     const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
-    // The daemon knows profiles by name (config.json): ask it only when no flag redefines the profile.
-    const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
-    if (!redefined) {
-      const { tokenFromDaemon } = await import("../oauth/daemon-client.ts");
-      const viaDaemon = await tokenFromDaemon({ profile: profile.name, minValidMs, timeoutMs, socket: args.socket, tokenFile: args["token-file"] });
-      if (viaDaemon) {
-        if (args.json)
-          printJson({ accessToken: viaDaemon.accessToken, expiresAt: new Date(viaDaemon.expiresAt).toISOString(), scopes: profile.scopes, source: "daemon" });
-        else printResult(viaDaemon.accessToken);
-        return;
-      }
-    }
-    const { tokenFor } = await import("../oauth/token.ts");
-    const got = await tokenFor({ profile, minValidMs, timeoutMs });
-    warnFallback(got.fallback, got.store.description);
-    if (got.warning) log().warn(got.warning);
-    if (args.json)
-      printJson({ accessToken: got.record.accessToken, expiresAt: new Date(got.record.expiresAt).toISOString(), scopes: got.record.scopes, source: got.source });
-    else printResult(got.record.accessToken);
+    const got = await obtainToken(args, profile, minValidMs, timeoutMs);
+    if (args.json) printJson({ accessToken: got.accessToken, expiresAt: new Date(got.expiresAt).toISOString(), scopes: got.scopes, source: got.source });
+    else printResult(got.accessToken);
   },
 });
 

@@ -17,6 +17,8 @@ export const root = defineCommand({
     daemon: () => load(import("./daemon.ts")),
     call: () => load(import("./call.ts")),
     subscribe: () => import("./call.ts").then((m) => m.subscribe),
+    oauth: () => load(import("./oauth.ts")),
+    exec: () => load(import("./exec.ts")),
     completion: () => load(import("./completion.ts")),
   },
 });

@@ -6,5 +6,6 @@ import type { DaemonExtension } from "./extension.ts";
 
 /** Every extension the daemon command starts, in the order their authenticate() is tried. */
 export async function loadExtensions(): Promise<DaemonExtension[]> {
-  return [];
+  const { oauthExtension } = await import("../oauth/extension.ts");
+  return [oauthExtension()];
 }

@@ -1,0 +1,43 @@
+/** `tokenctl exec --oauth PROFILE [--env NAME] -- CMD…`: run CMD with a fresh access token in its env. */
+import { defineCommand } from "citty";
+import { daemonClientArgs, verboseArgs } from "./_shared.ts";
+import { obtainToken, profileArgs, profileFrom } from "./oauth.ts";
+import { parseDuration } from "../oauth/duration.ts";
+import { UsageError } from "../errors.ts";
+
+export default defineCommand({
+  meta: { name: "exec", description: "Run a command with a fresh OAuth access token in an env var (for tools that only read env)" },
+  args: {
+    oauth: { type: "string", valueHint: "profile", description: "OAuth profile whose access token to pass", required: true },
+    env: { type: "string", valueHint: "NAME", description: "Env var for the token (default OAUTH_ACCESS_TOKEN)" },
+    "min-valid": { type: "string", valueHint: "duration", description: "Refresh first when the token expires within this (default 5m)" },
+    ...profileArgs,
+    ...daemonClientArgs,
+    ...verboseArgs,
+  },
+  async run({ args, rawArgs }) {
+    const end = rawArgs.indexOf("--");
+    const command = end === -1 ? [] : rawArgs.slice(end + 1);
+    if (command.length === 0) throw new UsageError("No command to run: expected `tokenctl exec --oauth PROFILE -- CMD [ARGS…]`");
+    const name = args.env ?? "OAUTH_ACCESS_TOKEN";
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--env: expected an environment variable name, found "${name}"`);
+    const profile = profileFrom({ ...args, profile: args.oauth });
+    const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
+    const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
+    const got = await obtainToken(args, profile, minValidMs, timeoutMs);
+    const path = Bun.which(command[0]!);
+    if (!path) throw new UsageError(`Command not found: ${command[0]}`);
+    const child = Bun.spawn([path, ...command.slice(1)], {
+      env: { ...process.env, [name]: got.accessToken },
+      stdio: ["inherit", "inherit", "inherit"],
+    });
+    // Pass termination signals on, and exit as the child did (128+n for a signal, as shells do).
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    const code = await child.exited;
+    for (const [s, h] of handlers) process.off(s, h);
+    const { constants } = await import("node:os");
+    process.exitCode = child.signalCode ? 128 + (constants.signals[child.signalCode as keyof typeof constants.signals] ?? 0) : code;
+  },
+});

@@ -1,0 +1,216 @@
+/** `tokenctl oauth login|token|status|logout`: thin wrappers over src/oauth. */
+import { defineCommand, type ArgsDef } from "citty";
+import { commonArgs, daemonClientArgs } from "./_shared.ts";
+import { log, printJson, printResult } from "./output.ts";
+import { resolveProfile, type Profile } from "../oauth/config.ts";
+import { parseDuration } from "../oauth/duration.ts";
+
+/** Profile flags every oauth command (and `exec --oauth`) takes. */
+export const profileArgs = {
+  issuer: { type: "string", valueHint: "url", description: "Authorization server (OpenID/OAuth discovery); http:// only for 127.0.0.1, ::1, localhost" },
+  "client-id": { type: "string", valueHint: "id", description: "OAuth client id (a public client: PKCE, no secret)" },
+  "token-endpoint": { type: "string", valueHint: "url", description: "Token endpoint, when there is no discovery" },
+  scope: { type: "string", valueHint: "scopes", description: "Space-separated scopes to request at login" },
+  store: {
+    type: "string",
+    valueHint: "spec",
+    description: "keychain (default; falls back to file), file, file:PATH or file:PATH#KEY",
+  },
+  timeout: { type: "string", valueHint: "duration", description: "Time allowed for the server, with retries (default 30s; login: 5m)" },
+} as const satisfies ArgsDef;
+
+export const oauthArgs = {
+  profile: { type: "string", valueHint: "name", description: "Profile in config.json (default: default)" },
+  ...profileArgs,
+} as const satisfies ArgsDef;
+
+type ProfileArgValues = { profile?: string; issuer?: string; "client-id"?: string; "token-endpoint"?: string; scope?: string; store?: string };
+
+/** The profile the flags name, validated before any side effect. */
+export function profileFrom(args: ProfileArgValues): Profile {
+  return resolveProfile({
+    profile: args.profile,
+    issuer: args.issuer,
+    clientId: args["client-id"],
+    tokenEndpoint: args["token-endpoint"],
+    scope: args.scope,
+    store: args.store,
+  });
+}
+
+/** Say once, on stderr, that the keychain did not work and the file store is used. */
+export function warnFallback(fallback: { reason: string } | undefined, path: string): void {
+  if (fallback) log().warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
+}
+
+const login = defineCommand({
+  meta: { name: "login", description: "Log in with the browser (authorization code + PKCE) and store the credential" },
+  args: {
+    ...oauthArgs,
+    browser: { type: "boolean", default: true, description: "Open a browser (--no-browser: print the URL only)" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const profile = profileFrom(args);
+    const timeoutMs = parseDuration(args.timeout ?? "5m", "--timeout");
+    const { resolveServer } = await import("../oauth/protocol.ts");
+    const { login: runLogin, saveLocked } = await import("../oauth/login.ts");
+    const { openStore, defaultFileStore } = await import("../oauth/store.ts");
+    const server = await resolveServer(profile, { need: "authorize", signal: AbortSignal.timeout(30_000) });
+    const interactive = Boolean(process.stderr.isTTY);
+    const { spinner } = await import("@clack/prompts");
+    const spin = interactive ? spinner({ output: process.stderr }) : undefined;
+    const record = await runLogin({
+      server,
+      scopes: profile.scopes,
+      timeoutMs,
+      openUrl: async (url) => {
+        log().info(`Open this URL to log in:\n\n  ${url}\n`);
+        if (args.browser) openBrowser(url);
+        spin?.start("Waiting for the login to finish in the browser");
+      },
+    }).finally(() => spin?.stop());
+    const { store, fallback } = await openStore({ spec: profile.storeSpec, profile: profile.name, preferKeychain: true });
+    warnFallback(fallback, store.description);
+    await saveLocked(store, record, 10_000);
+    // A keychain login supersedes a record an earlier fallback left in the file store.
+    if (store.kind === "keychain") {
+      const { removeLocked } = await import("../oauth/login.ts");
+      await removeLocked(defaultFileStore(profile.name), 10_000);
+    }
+    const expiresAt = new Date(record.expiresAt).toISOString();
+    if (args.json) printJson({ profile: profile.name, store: store.description, expiresAt, scopes: record.scopes, refreshable: Boolean(record.refreshToken) });
+    else log().success(`Logged in (profile ${profile.name}); credential in ${store.description}, access token valid until ${expiresAt}`);
+  },
+});
+
+/** Start the platform's URL opener, if it has one; never fail the login over it. */
+function openBrowser(url: string): void {
+  const opener = process.platform === "darwin" ? "open" : process.platform === "win32" ? undefined : "xdg-open";
+  const path = opener ? Bun.which(opener) : undefined;
+  if (!path) return;
+  try {
+    // The URL goes in argv: it holds no secret (the PKCE verifier stays here, state is public).
+    const child = Bun.spawn([path, url], { stdio: ["ignore", "ignore", "ignore"] });
+    child.unref();
+  } catch {
+    // No browser after all: the URL is already printed above.
+  }
+}
+
+/**
+ * A token valid for minValidMs: from the daemon when one answers (and no flag redefines the profile,
+ * since the daemon knows profiles by their config.json name), else through the locked refresh here.
+ */
+export async function obtainToken(
+  args: ProfileArgValues & { socket?: string; "token-file"?: string },
+  profile: Profile,
+  minValidMs: number,
+  timeoutMs: number,
+): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
+  const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
+  if (!redefined) {
+    const { tokenFromDaemon } = await import("../oauth/daemon-client.ts");
+    const viaDaemon = await tokenFromDaemon({ profile: profile.name, minValidMs, timeoutMs, socket: args.socket, tokenFile: args["token-file"] });
+    if (viaDaemon) return { ...viaDaemon, scopes: profile.scopes, source: "daemon" };
+  }
+  const { tokenFor } = await import("../oauth/token.ts");
+  const got = await tokenFor({ profile, minValidMs, timeoutMs });
+  warnFallback(got.fallback, got.store.description);
+  if (got.warning) log().warn(got.warning);
+  return { accessToken: got.record.accessToken, expiresAt: got.record.expiresAt, scopes: got.record.scopes, source: got.source };
+}
+
+const token = defineCommand({
+  meta: { name: "token", description: "Print a valid access token, refreshing it first when it expires within --min-valid" },
+  args: {
+    ...oauthArgs,
+    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default 5m)" },
+    ...daemonClientArgs,
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const profile = profileFrom(args);
+    const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
+    const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
+    const got = await obtainToken(args, profile, minValidMs, timeoutMs);
+    if (args.json) printJson({ accessToken: got.accessToken, expiresAt: new Date(got.expiresAt).toISOString(), scopes: got.scopes, source: got.source });
+    else printResult(got.accessToken);
+  },
+});
+
+const status = defineCommand({
+  meta: { name: "status", description: "Show the store, expiry, scopes and whether a refresh is possible (never a token)" },
+  args: { ...oauthArgs, ...commonArgs },
+  async run({ args }) {
+    const profile = profileFrom(args);
+    const { openStore } = await import("../oauth/store.ts");
+    const { store, fallback } = await openStore({ spec: profile.storeSpec, profile: profile.name });
+    warnFallback(fallback, store.description);
+    const record = await store.read();
+    const now = Date.now();
+    const info = {
+      profile: profile.name,
+      store: store.description,
+      loggedIn: Boolean(record),
+      ...(record
+        ? {
+            expiresAt: new Date(record.expiresAt).toISOString(),
+            expiresIn: Math.round((record.expiresAt - now) / 1000),
+            expired: record.expiresAt <= now,
+            scopes: record.scopes,
+            refreshable: Boolean(record.refreshToken),
+          }
+        : {}),
+    };
+    if (args.json) printJson(info);
+    else if (!record) printResult(`profile ${info.profile}: not logged in (${info.store})`);
+    else
+      printResult(
+        [
+          `profile:     ${info.profile}`,
+          `store:       ${info.store}`,
+          `expires:     ${info.expiresAt} (${info.expired ? `expired ${-info.expiresIn!} s ago` : `in ${info.expiresIn} s`})`,
+          `scopes:      ${record.scopes.join(" ") || "(none)"}`,
+          `refreshable: ${info.refreshable ? "yes" : "no (log in again when it expires)"}`,
+        ].join("\n"),
+      );
+    if (!record) process.exitCode = 3;
+  },
+});
+
+const logout = defineCommand({
+  meta: { name: "logout", description: "Revoke the credential at the server (when it has a revocation endpoint), then delete it" },
+  args: { ...oauthArgs, ...commonArgs },
+  async run({ args }) {
+    const profile = profileFrom(args);
+    const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
+    const { openStore } = await import("../oauth/store.ts");
+    const { removeLocked } = await import("../oauth/login.ts");
+    const { NotFoundError } = await import("../errors.ts");
+    const { store } = await openStore({ spec: profile.storeSpec, profile: profile.name });
+    const record = await store.read();
+    if (!record) throw new NotFoundError(`No OAuth credential for profile "${profile.name}" in ${store.description}; nothing to log out`);
+    let revoked = false;
+    let revokeError: string | undefined;
+    try {
+      const { resolveServer, revoke } = await import("../oauth/protocol.ts");
+      const server = await resolveServer(profile, { need: "revoke", signal: AbortSignal.timeout(timeoutMs) });
+      // Revoking the refresh token ends the grant (RFC 7009 §2.1); the access token goes with it.
+      revoked = record.refreshToken
+        ? await revoke(server, record.refreshToken, "refresh_token", AbortSignal.timeout(timeoutMs))
+        : await revoke(server, record.accessToken, "access_token", AbortSignal.timeout(timeoutMs));
+    } catch (e) {
+      revokeError = e instanceof Error ? e.message : String(e);
+    }
+    await removeLocked(store, timeoutMs);
+    if (revokeError) log().warn(`Could not revoke at the server (${revokeError}); the token stays valid there until it expires`);
+    if (args.json) printJson({ profile: profile.name, store: store.description, revoked, deleted: true });
+    else log().success(`Logged out (profile ${profile.name}): ${revoked ? "revoked at the server and " : ""}deleted from ${store.description}`);
+  },
+});
+
+export default defineCommand({
+  meta: { name: "oauth", description: "OAuth credentials: log in, hand out fresh access tokens, refresh without races" },
+  subCommands: { login, token, status, logout },
+});

@@ -1,0 +1,142 @@
+/**
+ * OAuth profiles: non-secret settings from $XDG_CONFIG_HOME/tokenctl/config.json under
+ * `oauth.profiles.<name>`, overridden by flags so a script needs no config file at all.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError, errnoCode } from "../errors.ts";
+import { configDir, type Env } from "../fs/paths.ts";
+import { parseStoreSpec, type StoreSpec } from "./store.ts";
+
+export interface ProfileSettings {
+  issuer?: string;
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  revocationEndpoint?: string;
+  clientId?: string;
+  scopes?: string[];
+  store?: string;
+}
+
+export interface Profile extends ProfileSettings {
+  name: string;
+  scopes: string[];
+  store: string;
+  storeSpec: StoreSpec;
+}
+
+/** The flags every oauth command takes. */
+export interface ProfileFlags {
+  profile?: string;
+  issuer?: string;
+  clientId?: string;
+  tokenEndpoint?: string;
+  scope?: string;
+  store?: string;
+}
+
+export const DEFAULT_PROFILE = "default";
+export const DEFAULT_STORE = "keychain";
+
+const FIELDS = ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint", "clientId", "scopes", "store"] as const;
+
+/** Path of the config file. */
+export function configPath(env?: Env): string {
+  return join(configDir(env), "config.json");
+}
+
+/** Read and validate the profiles in config.json; a missing file means no profiles. */
+export function readProfiles(path: string): Record<string, ProfileSettings> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return {};
+    throw new UsageError(`Could not read ${path} (${errnoCode(e) ?? "unknown error"})`, { cause: e });
+  }
+  return parseProfiles(text, path);
+}
+
+/** Validate config.json text; errors name the profile, field, expectation and finding. */
+export function parseProfiles(text: string, path: string): Record<string, ProfileSettings> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${path} is not valid JSON (${(e as Error).message})`);
+  }
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObj(doc)) throw new UsageError(`${path}: expected a JSON object at the top level`);
+  if (doc.oauth === undefined) return {};
+  if (!isObj(doc.oauth)) throw new UsageError(`${path}: expected "oauth" to be an object`);
+  const profiles = doc.oauth.profiles;
+  if (profiles === undefined) return {};
+  if (!isObj(profiles)) throw new UsageError(`${path}: expected "oauth.profiles" to be an object of profiles by name`);
+  const out: Record<string, ProfileSettings> = {};
+  for (const [name, raw] of Object.entries(profiles)) {
+    const at = `${path}: oauth.profiles.${name}`;
+    if (!isObj(raw)) throw new UsageError(`${at}: expected an object`);
+    const p: ProfileSettings = {};
+    for (const [k, v] of Object.entries(raw)) {
+      if (!(FIELDS as readonly string[]).includes(k))
+        throw new UsageError(`${at}: unknown field "${k}"; expected one of ${FIELDS.join(", ")}`);
+      if (k === "scopes") {
+        if (typeof v === "string") p.scopes = splitScope(v);
+        else if (Array.isArray(v) && v.every((s) => typeof s === "string")) p.scopes = v as string[];
+        else throw new UsageError(`${at}.scopes: expected an array of strings or a space-separated string`);
+      } else {
+        if (typeof v !== "string" || v === "") throw new UsageError(`${at}.${k}: expected a non-empty string`);
+        (p as Record<string, string>)[k] = v;
+      }
+    }
+    if (p.store) parseStoreSpec(p.store);
+    for (const k of ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint"] as const) if (p[k]) checkUrl(p[k]!, `${at}.${k}`);
+    out[name] = p;
+  }
+  return out;
+}
+
+const splitScope = (s: string) => s.split(/\s+/).filter(Boolean);
+
+/** The profile a command uses: config.json's entry (if any) with the flags on top. */
+export function resolveProfile(flags: ProfileFlags, env: Env = process.env, read: (path: string) => Record<string, ProfileSettings> = readProfiles): Profile {
+  const name = flags.profile || DEFAULT_PROFILE;
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`Profile name "${name}" is not valid: expected letters, digits, '.', '_' or '-'`);
+  // A missing config file is fine: a script can pass every setting by flag.
+  const base: ProfileSettings = read(configPath(env))[name] ?? {};
+  const p: ProfileSettings = {
+    ...base,
+    ...(flags.issuer ? { issuer: flags.issuer } : {}),
+    ...(flags.clientId ? { clientId: flags.clientId } : {}),
+    ...(flags.tokenEndpoint ? { tokenEndpoint: flags.tokenEndpoint } : {}),
+    ...(flags.scope !== undefined ? { scopes: splitScope(flags.scope) } : {}),
+    ...(flags.store ? { store: flags.store } : {}),
+  };
+  for (const k of ["issuer", "tokenEndpoint"] as const) if (p[k]) checkUrl(p[k]!, k === "issuer" ? "--issuer" : "--token-endpoint");
+  const store = p.store ?? DEFAULT_STORE;
+  return { ...p, name, scopes: p.scopes ?? [], store, storeSpec: parseStoreSpec(store) };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/** True for http(s) URLs on 127.0.0.1, ::1 or localhost: the only hosts allowed plain http. */
+export function isLoopback(url: URL): boolean {
+  return LOOPBACK.has(url.hostname);
+}
+
+/** Parse an endpoint/issuer URL: https, or http on a loopback host only. */
+export function checkUrl(value: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${what}: expected an absolute https:// URL, found "${value}"`);
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopback(url)) return url;
+  if (url.protocol === "http:")
+    throw new UsageError(`${what}: plain http:// is only allowed for loopback hosts (127.0.0.1, ::1, localhost), found ${url.host}`, {
+      hint: `Use https://${url.host}${url.pathname}`,
+    });
+  throw new UsageError(`${what}: expected an https:// URL, found ${url.protocol}`);
+}

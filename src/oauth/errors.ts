@@ -1,0 +1,35 @@
+/**
+ * How a refresh attempt failed, as refresh.ts needs to know it: the server said no (an OAuth error
+ * such as invalid_grant), or it could not be reached / answered 5xx (worth retrying). Kept apart
+ * from protocol.ts so the fast path (a fresh token) never loads oauth4webapi.
+ */
+import { AuthRefusedError, TokenctlError } from "../errors.ts";
+
+/** The authorization server answered with an OAuth error response (RFC 6749 §5.2). */
+export class OAuthServerError extends AuthRefusedError {
+  override name = "OAuthServerError";
+  constructor(
+    readonly error: string,
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Network failure, timeout or 5xx: retried with backoff, then reported as UnavailableError. */
+export class TransientError extends TokenctlError {
+  override name = "TransientError";
+}
+
+/** What a refresh returns, before it becomes a stored record. */
+export interface TokenGrant {
+  accessToken: string;
+  /** Absent when the server did not rotate (or issue) one: the old one is kept. */
+  refreshToken?: string;
+  /** Seconds, as the server sent it. */
+  expiresIn?: number;
+  /** Space-separated, as the server sent it. */
+  scope?: string;
+}

@@ -1,0 +1,78 @@
+/**
+ * The one credential record format, in every store:
+ * `{ accessToken, refreshToken, expiresAt (ms since epoch), scopes }`.
+ * The parser is strict about types and never throws anything but CredentialFormatError, whose
+ * message says which field was wrong and how — never a value, since values are secrets.
+ */
+import { UsageError } from "../errors.ts";
+
+export interface OAuthRecord {
+  accessToken: string;
+  /** Absent when the server gave none; never stored empty. */
+  refreshToken?: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  scopes: string[];
+}
+
+/** A stored credential that is not a valid record (exit 2): nothing is overwritten because of it. */
+export class CredentialFormatError extends UsageError {
+  override name = "CredentialFormatError";
+}
+
+const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "string" ? "a string" : typeof v);
+
+/**
+ * Validate `value` as a record. `where` names the store in messages. An empty refreshToken (what
+ * lock-free refreshers leave behind) reads as "no refresh token", so status can say login is needed.
+ */
+export function parseRecord(value: unknown, where: string): OAuthRecord {
+  const bad = (what: string) =>
+    new CredentialFormatError(`Credential in ${where} is not a valid OAuth record: ${what}`, {
+      hint: "Log in again to replace it: tokenctl oauth login",
+    });
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad(`expected an object, found ${kind(value)}`);
+  const v = value as Record<string, unknown>;
+  if (typeof v.accessToken !== "string" || v.accessToken === "")
+    throw bad(`expected accessToken to be a non-empty string, found ${v.accessToken === "" ? "an empty string" : kind(v.accessToken)}`);
+  if (v.refreshToken !== undefined && v.refreshToken !== null && typeof v.refreshToken !== "string")
+    throw bad(`expected refreshToken to be a string, found ${kind(v.refreshToken)}`);
+  if (typeof v.expiresAt !== "number" || !Number.isFinite(v.expiresAt) || v.expiresAt < 0)
+    throw bad(`expected expiresAt to be milliseconds since the epoch (a non-negative number), found ${typeof v.expiresAt === "number" ? String(v.expiresAt) : kind(v.expiresAt)}`);
+  let scopes: string[] = [];
+  if (v.scopes !== undefined) {
+    if (!Array.isArray(v.scopes) || !v.scopes.every((s) => typeof s === "string"))
+      throw bad(`expected scopes to be an array of strings, found ${kind(v.scopes)}${Array.isArray(v.scopes) ? " with non-string items" : ""}`);
+    scopes = v.scopes as string[];
+  }
+  const record: OAuthRecord = { accessToken: v.accessToken, expiresAt: v.expiresAt, scopes };
+  if (typeof v.refreshToken === "string" && v.refreshToken !== "") record.refreshToken = v.refreshToken;
+  return record;
+}
+
+/** Parse the JSON text of a whole-record store (keychain item, `file:PATH` without #KEY). */
+export function parseRecordText(text: string, where: string): OAuthRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CredentialFormatError(`Credential in ${where} is not valid JSON`, { hint: "Log in again to replace it: tokenctl oauth login" });
+  }
+  return parseRecord(value, where);
+}
+
+/** The record as stored: field order fixed, no empty refresh token ever written. */
+export function recordToJson(record: OAuthRecord): Record<string, unknown> {
+  if (record.refreshToken === "") throw new Error("refusing to store an empty refresh token");
+  return {
+    accessToken: record.accessToken,
+    ...(record.refreshToken ? { refreshToken: record.refreshToken } : {}),
+    expiresAt: record.expiresAt,
+    scopes: record.scopes,
+  };
+}
+
+/** True when the access token stays valid for at least `minValidMs` more. */
+export function isFresh(record: OAuthRecord, minValidMs: number, now: number): boolean {
+  return record.expiresAt - now >= minValidMs;
+}

@@ -1,0 +1,166 @@
+/**
+ * The refresh that never races. Any number of processes (and the daemon) may ask for a token from
+ * one store at once; exactly one refreshes and the rest use its result:
+ *
+ * 1. Read the store without a lock. Fresh enough? Return it: the fast path holds no lock.
+ * 2. Else take flock(2) on the store's lock file and re-read INSIDE the lock: the decision to
+ *    refresh is made under the lock, so the processes that queued behind the winner find its
+ *    fresh token and never send their (now rotated, reuse-detected) refresh token.
+ * 3. Refresh; write atomically, keeping the old refresh token when the response has none.
+ *    Failures never delete or blank the store: a loser that clears it would destroy the winner's
+ *    freshly rotated token.
+ */
+import { dirname } from "node:path";
+import { AuthRefusedError, NotFoundError, UnavailableError } from "../errors.ts";
+import { lock as flock, type FileLock } from "../fs/lock.ts";
+import { ensurePrivateDir } from "../fs/secure.ts";
+import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
+import { isFresh, type OAuthRecord } from "./record.ts";
+import type { CredentialStore } from "./store.ts";
+
+/** Refresh with one refresh token; throws OAuthServerError or TransientError. */
+export type RefreshFn = (refreshToken: string, signal: AbortSignal) => Promise<TokenGrant>;
+
+/** Used when a token response has no expires_in (RFC 6749 makes it optional). */
+export const DEFAULT_EXPIRES_IN_S = 3600;
+
+export interface GetValidTokenOptions {
+  store: CredentialStore;
+  /** Defaults to the store's lock path. */
+  lockPath?: string;
+  /** The token must stay valid this long, else it is refreshed first. */
+  minValidMs: number;
+  /** Overall budget for waiting on the lock and retrying the server. */
+  timeoutMs: number;
+  /** The protocol call (callers load oauth4webapi inside it, so the fast path never pays for it). */
+  refresh: RefreshFn;
+  /** The profile name, for messages and the login hint. */
+  profile: string;
+  now?: () => number;
+  lock?: (path: string, timeoutMs: number) => Promise<FileLock>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type TokenSource =
+  /** The stored token was fresh enough. */
+  | "store"
+  /** Another process refreshed while we waited for the lock. */
+  | "refreshed-elsewhere"
+  /** We refreshed it. */
+  | "refreshed"
+  /** Our refresh token was refused, but a writer outside the lock had stored a valid record. */
+  | "rotated-outside-lock";
+
+export interface ValidToken {
+  record: OAuthRecord;
+  source: TokenSource;
+  /** Set when the token expires within the margin and cannot be refreshed (no refresh token). */
+  warning?: string;
+}
+
+const loginHint = (profile: string) => (profile === "default" ? "tokenctl oauth login" : `tokenctl oauth login --profile ${profile}`);
+
+/** Return a token valid for at least `minValidMs`, refreshing under the lock when needed. */
+export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken> {
+  const now = o.now ?? Date.now;
+  const first = await o.store.read();
+  if (!first) throw noCredential(o);
+  if (isFresh(first, o.minValidMs, now())) return { record: first, source: "store" };
+  if (!first.refreshToken) return cannotRefresh(first, o, now());
+
+  const deadline = now() + o.timeoutMs;
+  const lockPath = o.lockPath ?? o.store.lockPath;
+  ensurePrivateDir(dirname(lockPath));
+  let held: FileLock;
+  try {
+    held = await (o.lock ?? flock)(lockPath, o.timeoutMs);
+  } catch (e) {
+    throw new UnavailableError(`Another process held the refresh lock ${lockPath} for over ${o.timeoutMs} ms`, {
+      cause: e,
+      hint: `See who holds it: fuser -v ${lockPath}`,
+    });
+  }
+  try {
+    const current = await o.store.read();
+    if (!current) throw noCredential(o);
+    if (isFresh(current, o.minValidMs, now())) return { record: current, source: "refreshed-elsewhere" };
+    if (!current.refreshToken) return cannotRefresh(current, o, now());
+    return await refreshLocked(o, current, deadline, now);
+  } finally {
+    held.release();
+  }
+}
+
+async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, deadline: number, now: () => number): Promise<ValidToken> {
+  let used = current;
+  for (let attempt = 0; ; attempt++) {
+    let grant: TokenGrant;
+    try {
+      grant = await withRetry(() => o.refresh(used.refreshToken!, AbortSignal.timeout(Math.max(1, deadline - now()))), o, deadline, now);
+    } catch (e) {
+      if (!(e instanceof OAuthServerError) || e.error !== "invalid_grant") throw e;
+      // A writer outside our lock (the agent itself, another tool) may have rotated the token.
+      const again = await o.store.read();
+      const changed = again !== undefined && (again.accessToken !== used.accessToken || again.refreshToken !== used.refreshToken);
+      if (again && changed) {
+        if (isFresh(again, o.minValidMs, now())) return { record: again, source: "rotated-outside-lock" };
+        // Rotated but already inside the margin: renew it once with its own refresh token.
+        if (attempt === 0 && again.refreshToken && again.refreshToken !== used.refreshToken) {
+          used = again;
+          continue;
+        }
+        if (again.expiresAt > now()) return { record: again, source: "rotated-outside-lock" };
+      }
+      throw new AuthRefusedError(
+        `The server refused the refresh token for profile "${o.profile}" (invalid_grant: revoked, expired or already used); the stored credential was left as it was`,
+        { cause: e, hint: loginHint(o.profile) },
+      );
+    }
+    const record: OAuthRecord = {
+      accessToken: grant.accessToken,
+      // Never write an empty or missing refresh token: keep the old one when none came back.
+      refreshToken: grant.refreshToken || used.refreshToken,
+      expiresAt: now() + (grant.expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000,
+      scopes: grant.scope ? grant.scope.split(" ").filter(Boolean) : used.scopes,
+    };
+    await o.store.write(record);
+    return { record, source: "refreshed" };
+  }
+}
+
+/** Retry transient failures with capped exponential backoff until the deadline. */
+async function withRetry<T>(call: () => Promise<T>, o: GetValidTokenOptions, deadline: number, now: () => number): Promise<T> {
+  const sleep = o.sleep ?? Bun.sleep;
+  let delay = 200;
+  let last: TransientError | undefined;
+  for (;;) {
+    if (now() >= deadline) break;
+    try {
+      return await call();
+    } catch (e) {
+      if (!(e instanceof TransientError)) throw e;
+      last = e;
+    }
+    const wait = Math.min(delay, deadline - now());
+    if (wait <= 0) break;
+    await sleep(wait);
+    delay = Math.min(delay * 2, 5000);
+  }
+  throw new UnavailableError(
+    `Could not refresh the token for profile "${o.profile}" within ${o.timeoutMs} ms: ${last?.message ?? "no time left"}; the stored credential was left as it was`,
+    { cause: last, hint: "Check the network and the authorization server, or allow more time with --timeout" },
+  );
+}
+
+function noCredential(o: GetValidTokenOptions): NotFoundError {
+  return new NotFoundError(`No OAuth credential for profile "${o.profile}" in ${o.store.description}`, { hint: loginHint(o.profile) });
+}
+
+function cannotRefresh(record: OAuthRecord, o: GetValidTokenOptions, at: number): ValidToken {
+  const left = Math.round((record.expiresAt - at) / 1000);
+  if (left <= 0)
+    throw new AuthRefusedError(`The access token for profile "${o.profile}" expired ${-left} s ago and there is no refresh token to renew it`, {
+      hint: loginHint(o.profile),
+    });
+  return { record, source: "store", warning: `The access token expires in ${left} s and there is no refresh token to renew it; run ${loginHint(o.profile)}` };
+}

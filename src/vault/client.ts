@@ -113,9 +113,11 @@ export class VaultClient implements VaultApi {
   async readKv(mount: string, path: string): Promise<KvSecret> {
     const url = kvDataPath(mount, path);
     const { status, body } = await this.#call("GET", url, undefined, [404]);
-    if (status === 404) return { version: 0, data: {} };
     const outer = isObject(body) && isObject(body.data) ? body.data : undefined;
     const meta = outer && isObject(outer.metadata) ? outer.metadata : undefined;
+    // 404 is a missing secret ({"errors":[]}), or a deleted latest version (data null, metadata
+    // present): writing over that one needs its version as cas, not 0.
+    if (status === 404) return { version: meta && typeof meta.version === "number" ? meta.version : 0, data: {} };
     if (!outer || !meta || typeof meta.version !== "number") throw this.#shapeError(`GET ${url}`, "no data.metadata.version; is the mount a KV version 2 engine?");
     // A deleted latest version reads as data: null; writing over it needs its version as cas.
     return { version: meta.version, data: isObject(outer.data) ? outer.data : {} };

@@ -5,7 +5,7 @@
  * Messages are built from fixed texts, paths, versions and dates only. As a second line of
  * defence every secret the run has seen is registered here and masked before a line is written.
  */
-import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 
 export type Level = "OK" | "WARN" | "FAIL" | "SKIP" | "RECOVERED";
 export const LEVELS: readonly Level[] = ["OK", "WARN", "FAIL", "SKIP", "RECOVERED"];
@@ -70,7 +70,15 @@ export function fileLog(options: FileLogOptions): SyncLog & { lines: string[] } 
   };
 }
 
+/** Past this size sync.log is moved to sync.log.1 (one old generation kept): a 15-minute timer must not grow it forever. */
+export const MAX_LOG_BYTES = 1024 * 1024;
+
 function appendLine(file: string, line: string): void {
+  try {
+    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
+  } catch {
+    // No log yet: the open below creates it.
+  }
   const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, `${line}\n`);
@@ -89,3 +97,27 @@ export function lastResult(text: string): { time: string; level: Level; message:
   return undefined;
 }
 
+
+/** The last `maxBytes` of a file as text ("" when it does not exist); the log holds no secrets. */
+export function readTail(file: string, maxBytes = 64 * 1024): string {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return "";
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - maxBytes);
+    const buf = Buffer.alloc(size - start);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, start + off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -5,10 +5,10 @@
  */
 import { join } from "node:path";
 import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
-import { ensurePrivateDir, readSecretFile, writeSecretFile } from "../fs/secure.ts";
+import { ensurePrivateDir, writeSecretFile } from "../fs/secure.ts";
 import { tryLock as realTryLock, type FileLock } from "../fs/lock.ts";
 import { CasConflictError, type KvSecret, type VaultApi } from "./client.ts";
-import { fileLog, lastResult, type Level, type SyncLog } from "./log.ts";
+import { fileLog, lastResult, readTail, type Level, type SyncLog } from "./log.ts";
 import type { SyncFiles } from "./files.ts";
 import {
   backupOf,
@@ -316,12 +316,7 @@ export interface StatusReport {
 /** `vault status`: mode, last logged result, local and backed-up expiry. Reads only; prints no secret. */
 export async function runStatus(options: SyncOptions, deps: Pick<SyncDeps, "vault" | "files">): Promise<StatusReport> {
   const iso = (ms: number) => new Date(ms).toISOString();
-  let logText = "";
-  try {
-    logText = readSecretFile(join(options.stateDir, "sync.log"), { raw: true, maxBytes: 16 * 1024 * 1024 });
-  } catch (e) {
-    if (!(e instanceof NotFoundError)) throw e;
-  }
+  const logText = readTail(join(options.stateDir, "sync.log"));
   const local = deps.files.readLocal();
   const envPresent = deps.files.readEnv() !== undefined;
   const report: StatusReport = {

@@ -49,6 +49,8 @@ export interface VaultServer {
   failNext?: { match: (method: string, path: string) => boolean; status: number; body: unknown };
   /** Write a new version directly (as another machine would); returns its version. */
   put(mount: string, path: string, data: Record<string, unknown>): number;
+  /** Soft-delete the latest version, as `vault kv delete` does. */
+  softDelete(mount: string, path: string): void;
   /** The latest version's data, or undefined. */
   get(mount: string, path: string): { version: number; data: Record<string, unknown> | null } | undefined;
   stop(): void;
@@ -111,6 +113,10 @@ export function startVaultServer(options: VaultServerOptions = {}): VaultServer 
     delayMs: 0,
     tokens: new Map(Object.entries(options.tokens ?? {})),
     put: (mount, path, data) => writeVersion(`${mount}/${path}`, data),
+    softDelete(mount, path) {
+      const latest = store.get(`${mount}/${path}`)?.at(-1);
+      if (latest) Object.assign(latest, { data: null, deletion_time: now() });
+    },
     get(mount, path) {
       const versions = store.get(`${mount}/${path}`);
       return versions?.length ? { version: versions.length, data: versions[versions.length - 1]!.data } : undefined;

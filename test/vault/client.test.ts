@@ -46,6 +46,15 @@ describe("VaultClient against the Vault API test server", () => {
     expect(JSON.parse(server.requests[1]!.body)).toEqual({ options: { cas: 0 }, data: { a: "1" } });
   });
 
+  it("reads a soft-deleted latest version with its version, so a cas write over it succeeds", async () => {
+    start();
+    server.put("secret", "claude/alice", { a: "1" });
+    server.softDelete("secret", "claude/alice");
+    const c = client();
+    expect(await c.readKv("secret", "claude/alice")).toEqual({ version: 1, data: {} });
+    expect(await c.writeKv("secret", "claude/alice", { a: "2" }, 1)).toBe(2);
+  });
+
   it("turns a cas mismatch into CasConflictError", async () => {
     start();
     server.put("secret", "claude/alice", { a: "1" });

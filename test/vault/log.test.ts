@@ -44,3 +44,22 @@ describe("sync log", () => {
     expect(lastResult("")).toBeUndefined();
   });
 });
+
+describe("log size", () => {
+  it("moves a log over 1 MiB to sync.log.1 before appending", async () => {
+    const dir = tempDir();
+    const file = join(dir, "sync.log");
+    writeFileSync(file, "x".repeat(1024 * 1024 + 1), { mode: 0o600 });
+    await fileLog({ file, now: () => 0, syslog: false }).write("OK", "fresh");
+    expect(readFileSync(file, "utf8")).toBe("1970-01-01T00:00:00.000Z OK fresh\n");
+    expect(statSync(`${file}.1`).size).toBe(1024 * 1024 + 1);
+  });
+
+  it("reads only the tail of the log for status", async () => {
+    const { readTail } = await import("../../src/vault/log.ts");
+    const dir = tempDir();
+    writeFileSync(join(dir, "l"), `${"a".repeat(100)}\n2026-01-01T00:00:00.000Z OK last\n`);
+    expect(lastResult(readTail(join(dir, "l"), 40))?.message).toBe("last");
+    expect(readTail(join(dir, "missing"))).toBe("");
+  });
+});

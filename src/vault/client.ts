@@ -188,7 +188,7 @@ export class VaultClient implements VaultApi {
       throw new UnavailableError(`Vault at ${this.#base} could not be reached through its proxy (${status}) for ${what}`);
     if (res.status === 401 || res.status === 403)
       throw new AuthRefusedError(`Vault refused the token for ${what} (${status})`, {
-        hint: "Check the token's policy allows this path: vault token capabilities <mount>/data/<path>",
+        hint: `Check the token's policy allows this path: vault token capabilities ${path.replace(/^\/v1\//, "")}`,
       });
     if (res.status === 400 && errors.includes("check-and-set parameter did not match the current version"))
       throw new CasConflictError(`Vault's secret changed since it was read (${status}) for ${what}`);

@@ -8,7 +8,7 @@ import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, Usage
 import { ensurePrivateDir, writeSecretFile } from "../fs/secure.ts";
 import { tryLock as realTryLock, type FileLock } from "../fs/lock.ts";
 import { CasConflictError, type KvSecret, type VaultApi } from "./client.ts";
-import { fileLog, lastResult, readTail, type Level, type SyncLog } from "./log.ts";
+import { lastResult, readTail, type Level, type SyncLog } from "./log.ts";
 import type { SyncFiles } from "./files.ts";
 import {
   backupOf,
@@ -346,4 +346,3 @@ export async function runStatus(options: SyncOptions, deps: Pick<SyncDeps, "vaul
   return report;
 }
 
-export { fileLog };

@@ -1,6 +1,6 @@
 /** `tokenctl vault …` through the compiled binary, against the Vault API test server. */
 import { afterEach, describe, expect, it } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBin, type BinResult } from "../support/bin.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -21,7 +21,12 @@ function fixture() {
   server = startVaultServer({ tokens: { [VAULT_TOKEN]: { displayName: "token-alice", policies: ["claude-alice"], paths: ["secret/data/claude/alice"] } } });
   const tokenFile = join(home, "vault.token");
   writeFileSync(tokenFile, `${VAULT_TOKEN}\n`, { mode: 0o600 });
-  const env = { HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_STATE_HOME: join(home, ".state"), VAULT_ADDR: server.url, VAULT_TOKEN_FILE: tokenFile };
+  // A logger(1) stand-in first on PATH: records its argv and stdin so syslog can be scanned too.
+  mkdirSync(join(home, "bin"));
+  writeFileSync(join(home, "bin", "logger"), `#!/bin/sh\nprintf '%s\\n' "$@" >> "${home}/syslog.argv"\ncat >> "${home}/syslog.stdin"\n`);
+  chmodSync(join(home, "bin", "logger"), 0o700);
+  const syslog = () => (existsSync(join(home, "syslog.stdin")) ? readFileSync(join(home, "syslog.stdin"), "utf8") : "");
+  const env = { PATH: `${join(home, "bin")}:${process.env.PATH}`, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_STATE_HOME: join(home, ".state"), VAULT_ADDR: server.url, VAULT_TOKEN_FILE: tokenFile };
   const credentials = join(home, ".claude", ".credentials.json");
   const envFile = join(home, ".config", "tokenctl", "oauth.env");
   const logFile = join(home, ".state", "tokenctl", "vault-sync", "sync.log");
@@ -33,8 +38,10 @@ function fixture() {
   const noSecrets = (...results: BinResult[]) => {
     for (const r of results) expect(`${r.stdout}${r.stderr}`).not.toContain("MARKER");
     if (existsSync(logFile)) expect(readFileSync(logFile, "utf8")).not.toContain("MARKER");
+    expect(syslog()).not.toContain("MARKER");
+    if (existsSync(join(home, "syslog.argv"))) expect(readFileSync(join(home, "syslog.argv"), "utf8")).toMatch(/^(-t\ntokenctl-vault-sync\n-p\nuser\.(info|warning|err)\n)+$/);
   };
-  return { home, srv: server, env, run, credentials, envFile, logFile, writeCreds, noSecrets };
+  return { home, syslog, srv: server, env, run, credentials, envFile, logFile, writeCreds, noSecrets };
 }
 
 describe("tokenctl vault (compiled)", () => {
@@ -52,6 +59,7 @@ describe("tokenctl vault (compiled)", () => {
     const s = await f.run("status", "--json");
     expect(s.code).toBe(0);
     expect(JSON.parse(s.stdout)).toMatchObject({ mode: "setup-token", envFile: { present: true }, lastResult: { level: "OK" } });
+    expect(f.syslog()).toContain("OK setup token unchanged");
     f.noSecrets(a, b, s);
   });
 
@@ -86,7 +94,7 @@ describe("tokenctl vault (compiled)", () => {
     f.writeCreds({ claudeAiOauth: cred("local", Date.now() + 1000) });
     const before = readFileSync(f.credentials, "utf8");
     f.srv.sealed = true;
-    const r = await f.run("sync");
+    const r = await f.run("sync", "--verbose");
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("sealed");
     expect(readFileSync(f.credentials, "utf8")).toBe(before);
@@ -104,7 +112,7 @@ describe("tokenctl vault (compiled)", () => {
   it("foreign token → exit 4, only lookup-self asked", async () => {
     const f = fixture();
     f.srv.put("secret", "claude/alice", { setup_token: SETUP });
-    const r = await f.run("sync", "--expect-display-name", "token-bob");
+    const r = await f.run("sync", "--expect-display-name", "token-bob", "--verbose");
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("scoped Vault token drift detected; refusing foreign token");
     expect(f.srv.requests.map((q) => q.path)).toEqual(["/v1/auth/token/lookup-self"]);

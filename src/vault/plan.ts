@@ -129,6 +129,10 @@ export function planSync(state: SyncState): Step[] {
       return [...steps, { do: "fail", message: "local credential does not work and the credentials file is not a JSON object, so restoring into it would lose its other keys; interactive login required" }];
     if (local.entry?.ok && canonicalJson(local.entry.credential) === canonicalJson(backup.credential))
       return [...steps, { do: "fail", message: "local credential does not work and the Vault backup is the same credential; interactive login required" }];
+    // Restoring an older credential would only throw away a newer refresh token (rotation has
+    // most likely invalidated the older one anyway).
+    if (local.entry?.ok && backup.credential.expiresAt <= local.entry.credential.expiresAt)
+      return [...steps, { do: "fail", message: "local credential does not work and the Vault backup is not newer; interactive login required" }];
     return [...steps, { do: "restore", credential: backup.credential }, { do: "probe" }];
   }
 

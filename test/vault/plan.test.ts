@@ -40,7 +40,9 @@ describe("planSync", () => {
     ["works, malformed backup → warn, replace", { probe: "ok", remote: remote({ claude_ai_oauth_json: "{not json" }) }, ["warn", "backup"]],
     ["works, local entry malformed → skip backup", { probe: "ok", local: local({ bad: 1 }) }, ["skip-backup"]],
     ["works, local entry missing → skip backup", { probe: "ok", local: local(undefined) }, ["skip-backup"]],
-    ["fails, good backup → restore, probe again", { probe: "failed", remote: withBackup(OLDER) }, ["restore", "probe"]],
+    ["fails, newer backup → restore, probe again", { probe: "failed", remote: withBackup(NEWER) }, ["restore", "probe"]],
+    ["fails, older backup → fail rather than lose the newer refresh token", { probe: "failed", remote: withBackup(OLDER) }, ["fail"]],
+    ["fails, local entry malformed, older backup → restore", { probe: "failed", local: local({ x: 1 }), remote: withBackup(OLDER) }, ["restore", "probe"]],
     ["fails, no local file, good backup → restore", { probe: "failed", local: local(undefined, "absent"), remote: withBackup(OLDER) }, ["restore", "probe"]],
     ["fails, no backup → fail", { probe: "failed" }, ["fail"]],
     ["fails, malformed backup → fail", { probe: "failed", remote: remote({ claude_ai_oauth_json: JSON.stringify({ accessToken: "x" }) }) }, ["fail"]],
@@ -70,8 +72,8 @@ describe("planSync", () => {
   });
 
   it("restores the backed-up credential itself", () => {
-    const steps = planSync(state({ probe: "failed", remote: withBackup(OLDER) }));
-    expect(steps[0]).toEqual({ do: "restore", credential: OLDER });
+    const steps = planSync(state({ probe: "failed", remote: withBackup(NEWER) }));
+    expect(steps[0]).toEqual({ do: "restore", credential: NEWER });
   });
 
   it("never puts a credential or the setup token in a fail or warn message", () => {

@@ -237,7 +237,7 @@ describe("vault sync: rotating credential", () => {
 
   it("probe fails again after the restore → FAIL interactive login required (exit 4)", async () => {
     const f = fixture({ probe: [false, false] });
-    f.writeCreds({ claudeAiOauth: LOCAL });
+    f.writeCreds({ claudeAiOauth: cred("older", NOW + 60_000) });
     f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
     const e = await caught(runSync(f.options, f.deps));
     expect(e).toBeInstanceOf(LoginRequiredError);

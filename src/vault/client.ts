@@ -145,7 +145,8 @@ export class VaultClient implements VaultApi {
         headers: { "X-Vault-Token": this.#token, ...(json === undefined ? {} : { "Content-Type": "application/json" }), "X-Vault-Request": "true" },
         body: json === undefined ? undefined : JSON.stringify(json),
         signal: AbortSignal.timeout(this.#timeoutMs),
-        redirect: "error",
+        // Not followed: fetch would carry X-Vault-Token to whatever host the redirect names.
+        redirect: "manual",
       });
     } catch (e) {
       const name = e instanceof Error ? e.name : "";
@@ -155,6 +156,12 @@ export class VaultClient implements VaultApi {
         });
       const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : name || "network error";
       throw new UnavailableError(`Vault at ${this.#base} is unreachable (${code})`, { hint: `Check the address: curl -sS ${this.#base}/v1/sys/health` });
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const to = displayAddr(new URL(res.headers.get("Location") ?? "/", this.#base).href);
+      throw new UnavailableError(`Vault at ${this.#base} redirected ${what} to ${to} (HTTP ${res.status}); tokenctl does not follow redirects with the token`, {
+        hint: `Point --addr at the node it names: --addr ${new URL(to).origin}`,
+      });
     }
     let text: string;
     try {

@@ -123,6 +123,19 @@ describe("VaultClient against the Vault API test server", () => {
     expect(e.message).toContain("KV version 2");
   });
 
+  it("does not follow a redirect (the token would go along) and names the node instead", async () => {
+    start();
+    const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 307, headers: { Location: `${server.url}/v1/auth/token/lookup-self` } }) });
+    try {
+      const e = await caught(new VaultClient({ addr: `http://127.0.0.1:${other.port}`, token: TOKEN, timeoutMs: 2000 }).lookupSelf());
+      expect(e).toBeInstanceOf(UnavailableError);
+      expect(e.message).toContain(`to ${server.url}/v1/auth/token/lookup-self (HTTP 307)`);
+      expect(server.requests.length).toBe(0);
+    } finally {
+      other.stop(true);
+    }
+  });
+
   it("escapes path segments", () => {
     expect(kvDataPath("secret", "/team a/alice/")).toBe("/v1/secret/data/team%20a/alice");
   });

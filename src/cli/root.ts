@@ -19,6 +19,7 @@ export const root = defineCommand({
     subscribe: () => import("./call.ts").then((m) => m.subscribe),
     oauth: () => load(import("./oauth.ts")),
     exec: () => load(import("./exec.ts")),
+    vault: () => load(import("./vault.ts")),
     completion: () => load(import("./completion.ts")),
   },
 });

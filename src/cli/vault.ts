@@ -1,0 +1,130 @@
+/** `tokenctl vault sync|backup|restore|status`: thin wrappers over src/vault. */
+import { defineCommand, type ArgsDef } from "citty";
+import { join } from "node:path";
+import { commonArgs } from "./_shared.ts";
+import { log, printJson, printResult } from "./output.ts";
+import { readVaultToken, resolveVaultConfig, type VaultConfig, type VaultFlags } from "../vault/config.ts";
+import { VaultClient } from "../vault/client.ts";
+import { realFiles } from "../vault/files.ts";
+import { fileLog } from "../vault/log.ts";
+import { runProbe } from "../vault/probe.ts";
+import { runBackup, runRestore, runStatus, runSync, type SyncDeps, type SyncResult } from "../vault/sync.ts";
+import { ensurePrivateDir } from "../fs/secure.ts";
+
+const vaultArgs = {
+  addr: { type: "string", valueHint: "url", description: "Vault address (env VAULT_ADDR; required)" },
+  "token-file": { type: "string", valueHint: "path", description: "File holding the Vault token (env VAULT_TOKEN_FILE; else env VAULT_TOKEN)" },
+  mount: { type: "string", valueHint: "path", description: "KV version 2 mount (default secret)" },
+  path: { type: "string", valueHint: "path", description: "Secret path inside the mount (required), e.g. claude/alice" },
+  credentials: { type: "string", valueHint: "path", description: "Credentials file (default ~/.claude/.credentials.json)" },
+  key: { type: "string", valueHint: "name", description: "Key of the OAuth record in the credentials file (default claudeAiOauth)" },
+  "env-file": { type: "string", valueHint: "path", description: "Env file for the setup token (default $XDG_CONFIG_HOME/tokenctl/oauth.env)" },
+  "env-name": { type: "string", valueHint: "NAME", description: "Variable name in the env file (default CLAUDE_CODE_OAUTH_TOKEN)" },
+  "setup-token-prefix": { type: "string", valueHint: "prefix", description: "Prefix of a long-lived setup token (default sk-ant-oat01-)" },
+  "expect-display-name": { type: "string", valueHint: "name", description: "Refuse a Vault token whose display_name differs" },
+  "expect-policy": { type: "string", valueHint: "policy", description: "Refuse a Vault token without this policy" },
+  probe: { type: "string", valueHint: "CMD", description: "Command (run by /bin/sh) that exits 0 when the local credential works" },
+  "state-dir": { type: "string", valueHint: "path", description: "Lock and sync.log (default $XDG_STATE_HOME/tokenctl/vault-sync)" },
+  timeout: { type: "string", valueHint: "seconds", description: "Limit per Vault request (default 10)" },
+  ...commonArgs,
+} as const satisfies ArgsDef;
+
+const forceArg = {
+  force: { type: "boolean", description: "Replace even when the other side expires later" },
+} as const satisfies ArgsDef;
+
+type Args = VaultFlags & { verbose?: boolean; json?: boolean; force?: boolean };
+
+/** Settings, token and real dependencies; every flag is checked before anything is touched. */
+function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
+  const config = resolveVaultConfig(args, process.env, needPath);
+  const token = readVaultToken(config);
+  const client = new VaultClient({ addr: config.addr, token, timeoutMs: config.timeoutMs });
+  const o = config.options;
+  const probe = config.probe;
+  ensurePrivateDir(o.stateDir);
+  const syncLog = fileLog({ file: join(o.stateDir, "sync.log"), echo: args.verbose ? (line) => log().info(line) : undefined });
+  syncLog.addSecret(token);
+  return {
+    config,
+    client,
+    deps: {
+      vault: client,
+      files: realFiles(o.credentials, o.key, o.envFile),
+      log: syncLog,
+      probe: probe ? () => runProbe(probe) : undefined,
+    },
+  };
+}
+
+function print(result: SyncResult, args: Args): void {
+  if (args.json) printJson(result);
+  else printResult(`${result.level} ${result.message}`);
+}
+
+const sync = defineCommand({
+  meta: { name: "sync", description: "Materialize the setup token, or probe, restore and back up the rotating credential" },
+  args: vaultArgs,
+  async run({ args }) {
+    process.umask(0o077);
+    const { config, deps } = setup(args);
+    print(await runSync(config.options, deps), args);
+  },
+});
+
+const backup = defineCommand({
+  meta: { name: "backup", description: "Back up the local credential to Vault (check-and-set, sibling fields kept)" },
+  args: { ...vaultArgs, ...forceArg },
+  async run({ args }) {
+    process.umask(0o077);
+    const { config, deps } = setup(args);
+    print(await runBackup(config.options, { ...deps, force: args.force }), args);
+  },
+});
+
+const restore = defineCommand({
+  meta: { name: "restore", description: "Restore the Vault backup into the credentials file (other keys kept)" },
+  args: { ...vaultArgs, ...forceArg },
+  async run({ args }) {
+    process.umask(0o077);
+    const { config, deps } = setup(args);
+    print(await runRestore(config.options, { ...deps, force: args.force }), args);
+  },
+});
+
+const status = defineCommand({
+  meta: { name: "status", description: "Show the mode in force, the last sync result and both expiries (no secrets)" },
+  args: vaultArgs,
+  async run({ args }) {
+    const { config, deps } = setup(args);
+    const report = await runStatus(config.options, deps);
+    const { error, ...vault } = report.vault;
+    if (args.json) printJson({ ...report, vault: { ...vault, ...(error ? { error: error.message } : {}) } });
+    else {
+      const r = report.lastResult;
+      printResult(
+        [
+          `mode: ${report.mode}`,
+          `env file: ${report.envFile.path} (${report.envFile.present ? "present" : "absent"})`,
+          `last result: ${r ? `${r.time} ${r.level} ${r.message}` : "none logged"}`,
+          `local credential: ${report.local.expiresAt ? `expires ${report.local.expiresAt}` : report.local.problem}`,
+          `Vault backup: ${
+            error
+              ? `unknown (${error.message})`
+              : `${vault.backupExpiresAt ? `expires ${vault.backupExpiresAt}` : vault.problem}; secret version ${vault.version}${vault.backedUpAt ? `, backed up ${vault.backedUpAt}` : ""}`
+          }`,
+        ].join("\n"),
+      );
+    }
+    if (error) {
+      log().error(error.message);
+      if (error.hint) log().info(`Fix: ${error.hint}`);
+      process.exitCode = error.exitCode;
+    }
+  },
+});
+
+export default defineCommand({
+  meta: { name: "vault", description: "Back up, restore and materialize OAuth credentials through Vault" },
+  subCommands: { sync, backup, restore, status },
+});

@@ -1,0 +1,348 @@
+/**
+ * `vault sync|backup|restore|status`: apply planSync's steps with injected Vault client, probe,
+ * files, clock and log (STYLE habit 6). Every outcome is one log line; every failure is logged as
+ * FAIL and thrown as one of our error classes so the CLI maps it to its exit code.
+ */
+import { join } from "node:path";
+import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
+import { ensurePrivateDir, writeSecretFile } from "../fs/secure.ts";
+import { tryLock as realTryLock, type FileLock } from "../fs/lock.ts";
+import { CasConflictError, type KvSecret, type VaultApi } from "./client.ts";
+import { lastResult, readTail, type Level, type SyncLog } from "./log.ts";
+import type { SyncFiles } from "./files.ts";
+import {
+  backupOf,
+  checkLocal,
+  FIELDS,
+  mergeBackup,
+  planBackup,
+  planSync,
+  setupTokenOf,
+  TERMINAL,
+  type LocalState,
+  type RemoteState,
+  type Step,
+  type SyncSettings,
+  type SyncState,
+} from "./plan.ts";
+
+/** The token's identity did not match --expect-display-name / --expect-policy (exit 4). */
+export class ForeignTokenError extends AuthRefusedError {
+  override name = "ForeignTokenError";
+}
+
+/** The local credential does not work and Vault cannot fix it (exit 4). */
+export class LoginRequiredError extends AuthRefusedError {
+  override name = "LoginRequiredError";
+}
+
+export interface SyncOptions {
+  mount: string;
+  path: string;
+  credentials: string;
+  key: string;
+  envFile: string;
+  stateDir: string;
+  settings: SyncSettings;
+  expectDisplayName?: string;
+  expectPolicy?: string;
+}
+
+export interface SyncDeps {
+  vault: VaultApi;
+  files: SyncFiles;
+  log: SyncLog;
+  /** Does the local credential work? Undefined: judge its shape and expiry only. */
+  probe?: () => Promise<boolean>;
+  now?: () => number;
+  tryLock?: (path: string) => FileLock | undefined;
+  /** How many check-and-set conflicts to ride out before giving up. */
+  casRetries?: number;
+}
+
+export interface SyncResult {
+  mode: "setup-token" | "rotating" | "skipped";
+  level: Level;
+  message: string;
+}
+
+/** Masks the secrets sync can see from the log. */
+function registerSecrets(log: SyncLog, remote: RemoteState, local?: LocalState): void {
+  const token = remote.data[FIELDS.setupToken];
+  if (typeof token === "string") log.addSecret(token);
+  const backup = backupOf(remote);
+  for (const c of [backup?.ok ? backup.credential : undefined, local?.entry?.ok ? local.entry.credential : undefined]) {
+    log.addSecret(c?.accessToken);
+    log.addSecret(c?.refreshToken);
+  }
+}
+
+const failures = new WeakSet<object>();
+
+/** Log `error` as FAIL once and return it for throwing. */
+async function logFailure(log: SyncLog, error: unknown): Promise<unknown> {
+  if (typeof error === "object" && error !== null && failures.has(error)) return error;
+  const message = error instanceof TokenctlError ? error.message : `unexpected error: ${error instanceof Error ? error.name : "unknown"}`;
+  await log.write("FAIL", message);
+  if (typeof error === "object" && error !== null) failures.add(error);
+  return error;
+}
+
+/** Take <state-dir>/lock without waiting; run `fn` holding it, or log SKIP when it is held. */
+export async function withSyncLock(stateDir: string, deps: Pick<SyncDeps, "log" | "tryLock">, fn: () => Promise<SyncResult>): Promise<SyncResult> {
+  ensurePrivateDir(stateDir);
+  const lock = (deps.tryLock ?? realTryLock)(join(stateDir, "lock"));
+  if (!lock) {
+    const message = "another sync is already running";
+    await deps.log.write("SKIP", message);
+    return { mode: "skipped", level: "SKIP", message };
+  }
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Step 2: refuse a token that is not the expected one before reading or writing anything, then renew it. */
+export async function checkIdentity(options: Pick<SyncOptions, "expectDisplayName" | "expectPolicy">, deps: Pick<SyncDeps, "vault" | "log">): Promise<void> {
+  const info = await deps.vault.lookupSelf();
+  const nameOk = options.expectDisplayName === undefined || info.displayName === options.expectDisplayName;
+  const policyOk = options.expectPolicy === undefined || [...info.policies, ...info.identityPolicies].includes(options.expectPolicy);
+  if (!nameOk || !policyOk) {
+    const found = [
+      !nameOk ? `display_name ${JSON.stringify(info.displayName)} instead of ${JSON.stringify(options.expectDisplayName)}` : "",
+      !policyOk ? `policies [${[...info.policies, ...info.identityPolicies].join(", ")}] without ${JSON.stringify(options.expectPolicy)}` : "",
+    ].filter(Boolean);
+    const error = new ForeignTokenError(`scoped Vault token drift detected; refusing foreign token (${found.join("; ")})`, {
+      hint: "Point --token-file at the sync token issued for this user, or fix --expect-display-name / --expect-policy",
+    });
+    throw await logFailure(deps.log, error);
+  }
+  if (!info.renewable) return;
+  try {
+    await deps.vault.renewSelf();
+  } catch (e) {
+    if (e instanceof UnavailableError || e instanceof AuthRefusedError) throw e;
+    // Not renewable any more (max TTL reached): this run still works; say so and go on.
+    await deps.log.write("WARN", `could not renew the Vault token (${e instanceof TokenctlError ? e.message : "unexpected error"})`);
+  }
+}
+
+/** `vault sync`: the whole flow of issue 6, under the lock. */
+export async function runSync(options: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
+  return withSyncLock(options.stateDir, deps, async () => {
+    try {
+      await checkIdentity(options, deps);
+      return await syncSteps(options, deps);
+    } catch (e) {
+      throw await logFailure(deps.log, e);
+    }
+  });
+}
+
+async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
+  const { vault, files, log } = deps;
+  const now = deps.now ?? Date.now;
+  const where = `${options.mount}/${options.path}`;
+  let remote: KvSecret = await vault.readKv(options.mount, options.path);
+  registerSecrets(log, remote);
+  const state: SyncState = {
+    now: now(),
+    local: { file: "absent", entry: undefined },
+    remote,
+    envFile: undefined,
+    probe: "pending",
+    restored: false,
+    settings: options.settings,
+  };
+  // Only read local files when the rotating path needs them: the setup-token path reads the env file alone.
+  state.envFile = files.readEnv();
+  if (setupTokenOf(remote, options.settings.setupTokenPrefix).kind !== "token") {
+    state.local = files.readLocal();
+    registerSecrets(log, remote, state.local);
+  }
+  let conflicts = 0;
+  for (let round = 0; round < 20; round++) {
+    state.now = now();
+    const steps = planSync(state);
+    for (const step of steps) {
+      const done = await apply(step);
+      if (done) return done;
+    }
+  }
+  throw new TokenctlError("sync did not settle after 20 planning rounds (a bug; please report it)");
+
+  async function apply(step: Step): Promise<SyncResult | undefined> {
+    const level: Level = state.restored ? "RECOVERED" : "OK";
+    const finish = async (lvl: Level, message: string, mode: SyncResult["mode"] = "rotating"): Promise<SyncResult> => {
+      await log.write(lvl, message);
+      return { mode, level: lvl, message };
+    };
+    switch (step.do) {
+      case "write-env":
+        files.writeEnv(step.content);
+        return finish("OK", `setup token from Vault ${where} materialized to ${options.envFile}`, "setup-token");
+      case "keep-env":
+        return finish("OK", `setup token unchanged; ${options.envFile} already current`, "setup-token");
+      case "remove-env":
+        files.removeEnv();
+        state.envFile = undefined;
+        await log.write("WARN", `removed stale ${options.envFile}: Vault ${where} holds no setup token`);
+        return undefined;
+      case "warn":
+        await log.write("WARN", step.message);
+        return undefined;
+      case "probe":
+        state.probe = (deps.probe ? await deps.probe() : checkLocal(files.readLocal(), now())) ? "ok" : "failed";
+        // A real probe may refresh the credential and rewrite the file: judge what is there now.
+        state.local = files.readLocal();
+        registerSecrets(log, state.remote, state.local);
+        return undefined;
+      case "restore": {
+        const previous = files.restore(step.credential);
+        if (previous !== undefined) writeSecretFile(join(options.stateDir, "credentials.before-restore.json"), previous);
+        state.restored = true;
+        state.probe = "pending";
+        state.local = files.readLocal();
+        await log.write("WARN", `local credential does not work; restored the Vault backup (version ${state.remote.version}) into ${options.credentials} at ${options.key}`);
+        return undefined;
+      }
+      case "backup":
+        try {
+          const version = await vault.writeKv(options.mount, options.path, step.data, step.cas);
+          return finish(level, `${state.restored ? "restored credential works; " : "local credential works; "}backed up to Vault ${where} version ${version}`);
+        } catch (e) {
+          if (!(e instanceof CasConflictError) || ++conflicts > (deps.casRetries ?? 3)) throw e;
+          await log.write("WARN", `Vault ${where} changed since it was read (check-and-set conflict); re-reading`);
+          remote = await vault.readKv(options.mount, options.path);
+          state.remote = remote;
+          registerSecrets(log, remote, state.local);
+          return undefined;
+        }
+      case "keep-remote":
+        return finish(
+          level,
+          `${state.restored ? "restored credential works" : "local credential works"}; ${
+            step.reason === "newer" ? "Vault backup expires later, kept" : "Vault backup already current"
+          }`,
+        );
+      case "skip-backup":
+        return finish("WARN", `local credential works but ${step.message}`);
+      case "fail": {
+        const error = new LoginRequiredError(step.message, { hint: "Log in again interactively (claude /login), then run: tokenctl vault backup" });
+        throw await logFailure(log, error);
+      }
+    }
+  }
+}
+
+/** `vault backup`: one backup with check-and-set, without a probe (the local shape is checked). */
+export async function runBackup(options: SyncOptions, deps: SyncDeps & { force?: boolean }): Promise<SyncResult> {
+  return withSyncLock(options.stateDir, deps, async () => {
+    try {
+      await checkIdentity(options, deps);
+      const local = deps.files.readLocal();
+      let remote = await deps.vault.readKv(options.mount, options.path);
+      registerSecrets(deps.log, remote, local);
+      if (!local.entry?.ok)
+        throw new UsageError(`${options.credentials} has no usable credential at ${options.key}: ${local.entry ? `it ${local.entry.problem}` : "missing"}; nothing backed up`);
+      for (let conflicts = 0; ; ) {
+        const now = (deps.now ?? Date.now)();
+        let data: Record<string, unknown> | undefined;
+        for (const step of planBackup(local, remote, now)) {
+          if (step.do === "warn") await deps.log.write("WARN", step.message);
+          if (step.do === "backup") data = step.data;
+          if (step.do === "keep-remote") {
+            if (step.reason === "current" || !deps.force) {
+              const message =
+                step.reason === "newer" ? "Vault backup expires later than the local credential, kept (use --force to replace it)" : "Vault backup already current";
+              await deps.log.write("OK", message);
+              return { mode: "rotating", level: "OK", message };
+            }
+            data = mergeBackup(remote, local.entry.credential, now);
+          }
+        }
+        if (!data) throw new TokenctlError("backup planned nothing to write (a bug; please report it)");
+        try {
+          const version = await deps.vault.writeKv(options.mount, options.path, data, remote.version);
+          const message = `backed up to Vault ${options.mount}/${options.path} version ${version}`;
+          await deps.log.write("OK", message);
+          return { mode: "rotating", level: "OK", message };
+        } catch (e) {
+          if (!(e instanceof CasConflictError) || ++conflicts > (deps.casRetries ?? 3)) throw e;
+          await deps.log.write("WARN", `Vault ${options.mount}/${options.path} changed since it was read (check-and-set conflict); re-reading`);
+          remote = await deps.vault.readKv(options.mount, options.path);
+        }
+      }
+    } catch (e) {
+      throw await logFailure(deps.log, e);
+    }
+  });
+}
+
+/** `vault restore`: put the Vault backup into the credentials file; a later-expiring local one needs --force. */
+export async function runRestore(options: SyncOptions, deps: SyncDeps & { force?: boolean }): Promise<SyncResult> {
+  return withSyncLock(options.stateDir, deps, async () => {
+    try {
+      await checkIdentity(options, deps);
+      const remote = await deps.vault.readKv(options.mount, options.path);
+      const local = deps.files.readLocal();
+      registerSecrets(deps.log, remote, local);
+      const backup = backupOf(remote);
+      if (!backup) throw new NotFoundError(`Vault ${options.mount}/${options.path} holds no ${FIELDS.credentialJson}; nothing to restore`, { hint: "Back up first: tokenctl vault backup" });
+      if (!backup.ok) throw new UsageError(`Vault ${options.mount}/${options.path} field ${FIELDS.credentialJson} ${backup.problem}; nothing restored`);
+      if (!deps.force && local.entry?.ok && local.entry.credential.expiresAt > backup.credential.expiresAt)
+        throw new UsageError("the local credential expires later than the Vault backup; not replaced", { hint: "Replace it anyway: tokenctl vault restore --force" });
+      const previous = deps.files.restore(backup.credential);
+      if (previous !== undefined) writeSecretFile(join(options.stateDir, "credentials.before-restore.json"), previous);
+      const message = `restored the Vault backup (version ${remote.version}) into ${options.credentials} at ${options.key}`;
+      await deps.log.write("RECOVERED", message);
+      return { mode: "rotating", level: "RECOVERED", message };
+    } catch (e) {
+      throw await logFailure(deps.log, e);
+    }
+  });
+}
+
+export interface StatusReport {
+  mode: "setup-token" | "rotating" | "unknown";
+  envFile: { path: string; present: boolean };
+  lastResult?: { time: string; level: Level; message: string };
+  local: { expiresAt?: string; problem?: string };
+  vault: { version?: number; backupExpiresAt?: string; backedUpAt?: string; problem?: string; error?: TokenctlError };
+}
+
+/** `vault status`: mode, last logged result, local and backed-up expiry. Reads only; prints no secret. */
+export async function runStatus(options: SyncOptions, deps: Pick<SyncDeps, "vault" | "files">): Promise<StatusReport> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const logText = readTail(join(options.stateDir, "sync.log"));
+  const local = deps.files.readLocal();
+  const envPresent = deps.files.readEnv() !== undefined;
+  const report: StatusReport = {
+    mode: "unknown",
+    envFile: { path: options.envFile, present: envPresent },
+    lastResult: lastResult(logText),
+    local: local.entry?.ok
+      ? { expiresAt: iso(local.entry.credential.expiresAt) }
+      : { problem: local.file === "absent" ? `${options.credentials} does not exist` : local.file === "unparseable" ? `${options.credentials} is not a JSON object` : local.entry ? `entry ${options.key} ${local.entry.problem}` : `no entry ${options.key}` },
+    vault: {},
+  };
+  try {
+    await checkIdentity(options, { vault: deps.vault, log: { write: async () => {}, addSecret() {} } });
+    const remote = await deps.vault.readKv(options.mount, options.path);
+    report.mode = setupTokenOf(remote, options.settings.setupTokenPrefix).kind === "token" ? "setup-token" : "rotating";
+    report.vault.version = remote.version;
+    const backup = backupOf(remote);
+    if (backup?.ok) report.vault.backupExpiresAt = iso(backup.credential.expiresAt);
+    else report.vault.problem = backup ? `${FIELDS.credentialJson} ${backup.problem}` : `no ${FIELDS.credentialJson}`;
+    const at = remote.data[FIELDS.backedUpAt];
+    if (typeof at === "string" && !Number.isNaN(Date.parse(at))) report.vault.backedUpAt = new Date(Date.parse(at)).toISOString();
+  } catch (e) {
+    if (!(e instanceof TokenctlError)) throw e;
+    report.vault.error = e;
+    report.mode = envPresent ? "setup-token" : "rotating";
+  }
+  return report;
+}
+

@@ -1,17 +1,10 @@
 /** `tokenctl daemon`: run the per-user daemon in the foreground until SIGINT/SIGTERM. */
 import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
+import { parseDuration } from "../duration.ts";
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME } from "../daemon/protocol.ts";
 import { commonArgs, daemonClientArgs } from "./_shared.ts";
 import { log, printJson } from "./output.ts";
-
-/** "5s", "200ms", "0.5" (seconds) → milliseconds. */
-export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * (m[2] === "ms" ? 1 : 1000) : NaN;
-  if (!Number.isFinite(ms) || ms < 1) throw new UsageError(`${flag} expects a duration such as 5s or 250ms, got "${value}"`);
-  return Math.round(ms);
-}
 
 function parseCount(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -31,7 +24,7 @@ export default defineCommand({
   async run({ args }) {
     const maxFrame = parseCount("--max-frame", args["max-frame"]);
     const maxConnections = parseCount("--max-connections", args["max-connections"]);
-    const authTimeoutMs = args["auth-timeout"] === undefined ? undefined : parseDuration("--auth-timeout", args["auth-timeout"]);
+    const authTimeoutMs = args["auth-timeout"] === undefined ? undefined : parseDuration(args["auth-timeout"], "--auth-timeout");
     const { resolveDaemonPaths } = await import("../daemon/paths.ts");
     const { startDaemon } = await import("../daemon/server.ts");
     const { loadExtensions } = await import("../daemon/extensions.ts");

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { daemonClientArgs, verboseArgs } from "./_shared.ts";
 import { obtainToken, profileArgs, profileFrom } from "./oauth.ts";
-import { parseDuration } from "../oauth/duration.ts";
+import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 
 export default defineCommand({

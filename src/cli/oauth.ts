@@ -3,7 +3,7 @@ import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, daemonClientArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 import { resolveProfile, type Profile } from "../oauth/config.ts";
-import { parseDuration } from "../oauth/duration.ts";
+import { parseDuration } from "../duration.ts";
 
 /** Profile flags every oauth command (and `exec --oauth`) takes. */
 export const profileArgs = {

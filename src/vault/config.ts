@@ -2,6 +2,7 @@
  * `vault` flags and environment in, checked settings out. Pure apart from reading the Vault
  * token file (through the secure read). Every check runs before any side effect (STYLE habit 5).
  */
+import { parseDuration } from "../duration.ts";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { configDir, type Env, expandHome, stateDir } from "../fs/paths.ts";
@@ -32,14 +33,6 @@ export interface VaultConfig {
   timeoutMs: number;
   probe?: string;
   options: SyncOptions;
-}
-
-/** "10", "2.5", "10s" or "500ms" → milliseconds. */
-export function parseTimeout(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text);
-  const ms = m ? Number(m[1]) * (m[2] === "ms" ? 1 : 1000) : NaN;
-  if (!(ms > 0) || ms > 3_600_000) throw new UsageError(`--timeout must be a number of seconds between 0 and 3600 (or e.g. 500ms); found ${JSON.stringify(text)}`);
-  return Math.round(ms);
 }
 
 const SEGMENTS = /^[A-Za-z0-9_.@+-]+(\/[A-Za-z0-9_.@+-]+)*$/;
@@ -76,7 +69,7 @@ export function resolveVaultConfig(flags: VaultFlags, env: Env = process.env, ne
   return {
     addr,
     tokenSource: tokenFile ? { file: expandHome(tokenFile, env) } : { env: "VAULT_TOKEN" },
-    timeoutMs: parseTimeout(flags.timeout ?? "10"),
+    timeoutMs: parseDuration(flags.timeout ?? "10", "--timeout", 3_600_000),
     probe: flags.probe || undefined,
     options: {
       mount: checkPath("--mount", flags.mount ?? "secret"),

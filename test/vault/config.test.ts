@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../src/errors.ts";
-import { parseTimeout, readVaultToken, resolveVaultConfig, type VaultFlags } from "../../src/vault/config.ts";
+import { readVaultToken, resolveVaultConfig, type VaultFlags } from "../../src/vault/config.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const ENV = { HOME: "/home/alice", VAULT_ADDR: "https://vault.example:8200", VAULT_TOKEN_FILE: "/home/alice/.vault-sync-token" };
@@ -62,10 +62,9 @@ describe("resolveVaultConfig", () => {
     expect(() => resolveVaultConfig(flags, env)).toThrow(text);
   });
 
-  it("parses timeouts", () => {
-    expect(parseTimeout("10")).toBe(10_000);
-    expect(parseTimeout("2.5s")).toBe(2500);
-    expect(parseTimeout("250ms")).toBe(250);
+  it("parses --timeout with the shared duration syntax, capped at an hour", () => {
+    expect(resolveVaultConfig({ addr: "http://127.0.0.1:8200", path: "a/b", timeout: "2.5s" } as VaultFlags, { VAULT_TOKEN: "x" }).timeoutMs).toBe(2500);
+    expect(() => resolveVaultConfig({ addr: "http://127.0.0.1:8200", path: "a/b", timeout: "2h" } as VaultFlags, { VAULT_TOKEN: "x" })).toThrow(/at most 3600s/);
   });
 });
 

@@ -144,8 +144,10 @@ export async function execSession(options: ExecSessionOptions): Promise<ExecSess
       release();
       options.onStart?.({ pid: child.pid, tokenFile: minted.file, dir: minted.dir, session });
       const status = await child.exited;
-      const signal = child.signalCode ?? undefined;
-      return { code: signal ? signalExitCode(signal) : status, signal, session };
+      const sig = child.signalCode;
+      if (sig === null || sig === undefined) return { code: status, session };
+      const signal = typeof sig === "number" ? String(sig) : sig;
+      return { code: typeof sig === "number" ? 128 + sig : signalExitCode(sig), signal, session };
     } finally {
       for (const [sig, listener] of forwarders) signals.off(sig, listener);
       if (!released) closeSync(gate);

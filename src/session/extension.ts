@@ -17,6 +17,16 @@ import {
 } from "./registry.ts";
 import { isSessionToken } from "./token.ts";
 
+/**
+ * Refusals the session handlers send (as the error frame's message). The client maps a message
+ * starting with one of these to AuthRefusedError (exit 4); do not reword them.
+ */
+export const SessionWireError = {
+  needsCredential: "Not allowed: this request needs the daemon token or a session token",
+  sessionEnded: "Not allowed: the session this connection authenticated as has ended",
+  otherScope: "Not allowed: a session may only revoke sessions of its own scope",
+} as const;
+
 /** Default time between two reaper passes. */
 export const DEFAULT_REAP_INTERVAL_MS = 30_000;
 
@@ -105,9 +115,9 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   function requireCaller(conn: ConnectionInfo): SessionRecord | undefined {
     if (conn.admin) return undefined;
     const me = identityOf(conn);
-    if (!me) throw new AuthRefusedError("This request needs the daemon token or a session token");
+    if (!me) throw new AuthRefusedError(SessionWireError.needsCredential);
     // The connection outlives nothing: a session revoked or reaped since it authenticated is over.
-    if (!registry.get(me.id)) throw new AuthRefusedError("The session this connection authenticated as has ended");
+    if (!registry.get(me.id)) throw new AuthRefusedError(SessionWireError.sessionEnded);
     return me;
   }
 
@@ -137,7 +147,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
       if (!target) return { session: null };
       // A session may end sessions of its own scope (itself included); only the daemon token ends any.
       if (me && target.scope !== me.scope)
-        throw new AuthRefusedError(`Session ${me.id} (scope ${me.scope}) may not revoke a session of scope ${target.scope}`);
+        throw new AuthRefusedError(`${SessionWireError.otherScope} (yours: ${me.scope}, session ${target.id}: ${target.scope})`);
       let session: SessionRecord;
       try {
         session = registry.revoke(target.id);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "bun:test";
+import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
@@ -37,6 +38,7 @@ describe("mintToken", () => {
     expect(h).toMatch(/^[0-9a-f]{64}$/);
     expect(h).not.toBe(t);
     expect(hashToken(t)).toBe(h);
+    expect(h).toBe(createHash("sha256").update(t, "utf8").digest("hex"));
   });
 });
 

@@ -1,0 +1,289 @@
+/**
+ * The one client for the daemon: connect, authenticate, request/response by id, events. Every
+ * command that talks to the daemon goes through connectDaemon(); nothing else opens the socket.
+ */
+import type { Socket } from "bun";
+import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
+import { readSecretFile } from "../fs/secure.ts";
+import type { Message } from "./extension.ts";
+import { FrameSplitter, encode } from "./protocol.ts";
+
+export interface ConnectOptions {
+  socketPath: string;
+  /** The daemon token. When absent (and no credential), it is read from tokenFile. */
+  token?: string;
+  /** Where the daemon wrote its token (see paths.ts). */
+  tokenFile?: string;
+  /** Another credential for an extension's authenticate(), e.g. `{ session: "<64 hex>" }`; sent instead of a token. */
+  credential?: Message;
+  /** Limit for connecting plus the handshake, and the default per request (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+export interface DaemonEvent {
+  topic: string;
+  data: unknown;
+}
+
+/** The daemon answered a request with `{"type":"error",…}`. */
+export class DaemonRequestError extends TokenctlError {
+  override name = "DaemonRequestError";
+  constructor(
+    message: string,
+    readonly response: Message,
+  ) {
+    super(message);
+  }
+}
+
+/** Largest response line the client accepts; responses (status, lists) can exceed the daemon's request limit. */
+const CLIENT_MAX_FRAME = 16 * 1024 * 1024;
+
+interface Pending {
+  resolve(m: Message): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** An authenticated connection to the daemon. */
+export class DaemonClient {
+  /** The daemon's auth_result (for extension credentials it carries the identity). */
+  authResult: Message = {};
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private eventListeners = new Set<(e: DaemonEvent) => void>();
+  private closeListeners = new Set<(reason: Error | undefined) => void>();
+  private queue: Buffer[] = [];
+  private closedWith: Error | undefined | null = null;
+  private socket!: Socket<undefined>;
+  /** Receives the handshake's answer (the first line). */
+  private firstLine: ((m: Message) => void) | undefined;
+
+  private constructor(
+    readonly socketPath: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Connect and authenticate; see connectDaemon. */
+  static async connect(options: ConnectOptions): Promise<DaemonClient> {
+    const client = new DaemonClient(options.socketPath, options.timeoutMs ?? 5000);
+    await client.open(options);
+    return client;
+  }
+
+  private async open(options: ConnectOptions): Promise<void> {
+    // Resolve the credential before connecting, but a missing token file is not fatal: the socket may
+    // be forwarded from another machine, and the daemon's own answer is the clearest report.
+    let auth: Message;
+    let missingTokenFile: string | undefined;
+    if (options.token !== undefined) auth = { type: "auth", token: options.token };
+    else if (options.credential) auth = { ...options.credential, type: "auth" };
+    else if (options.tokenFile) {
+      try {
+        auth = { type: "auth", token: readSecretFile(options.tokenFile) };
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        missingTokenFile = options.tokenFile;
+        auth = { type: "auth" };
+      }
+    } else auth = { type: "auth" };
+
+    const splitter = new FrameSplitter(CLIENT_MAX_FRAME);
+    const deadline = this.timer(`connecting to the daemon on ${this.socketPath}`);
+    try {
+      this.socket = await Promise.race([
+        Bun.connect({
+          unix: this.socketPath,
+          socket: {
+            data: (_s, chunk) => {
+              for (const line of splitter.push(chunk)) this.onLine(line);
+              if (splitter.tooLarge) this.fail(new TokenctlError(`The daemon sent a line longer than ${CLIENT_MAX_FRAME} bytes`));
+            },
+            drain: () => this.flush(),
+            close: () => this.fail(undefined),
+            error: (_s, e) => this.fail(e),
+          },
+        }),
+        deadline.promise,
+      ]);
+    } catch (e) {
+      deadline.cancel();
+      if (e instanceof TokenctlError) throw e;
+      const code = errnoCode(e);
+      throw new UnavailableError(`No tokenctl daemon answers on ${this.socketPath} (${code ?? (e as Error).message})`, {
+        cause: e,
+        hint: `Start one: tokenctl daemon --socket ${this.socketPath}`,
+      });
+    }
+
+    const answer = new Promise<Message>((resolve, reject) => {
+      this.firstLine = resolve;
+      this.closeListeners.add((reason) => reject(reason ?? new UnavailableError(`The daemon on ${this.socketPath} closed the connection during the handshake`)));
+    });
+    this.write(encode(auth));
+    let result: Message;
+    try {
+      result = await Promise.race([answer, deadline.promise]);
+    } catch (e) {
+      this.close();
+      throw e instanceof TokenctlError ? e : new UnavailableError(`Handshake with the daemon on ${this.socketPath} failed (${(e as Error).message})`, { cause: e });
+    } finally {
+      deadline.cancel();
+      this.closeListeners.clear();
+    }
+    if (result.type === "auth_result" && result.ok === true) {
+      this.authResult = result;
+      return;
+    }
+    this.close();
+    const said = typeof result.error === "string" ? result.error : typeof result.message === "string" ? result.message : JSON.stringify(result);
+    if (result.type === "auth_result") {
+      if (missingTokenFile)
+        throw new AuthRefusedError(
+          `The daemon on ${this.socketPath} answered "${said}": no token was offered because ${missingTokenFile} does not exist here (is the socket forwarded from another machine?)`,
+          { hint: `Copy the daemon's token file to ${missingTokenFile} (chmod 600), or set TOKENCTL_DAEMON_TOKEN_FILE to where it is` },
+        );
+      throw new AuthRefusedError(`The daemon on ${this.socketPath} refused the credential: "${said}"`, {
+        hint: options.credential ? undefined : `Use the token file of the daemon serving this socket: --token-file PATH (or restart it: tokenctl daemon)`,
+      });
+    }
+    throw new UnavailableError(`The daemon on ${this.socketPath} did not accept the connection: "${said}"`);
+  }
+
+  private timer(what: string) {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const promise = new Promise<never>((_r, reject) => {
+      t = setTimeout(() => reject(new UnavailableError(`Timed out after ${this.timeoutMs} ms ${what}`)), this.timeoutMs);
+    });
+    promise.catch(() => {});
+    return { promise, cancel: () => clearTimeout(t) };
+  }
+
+  private onLine(line: string): void {
+    let m: Message;
+    try {
+      const v: unknown = JSON.parse(line);
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+      m = v as Message;
+    } catch {
+      this.fail(new TokenctlError(`The daemon on ${this.socketPath} sent something that is not a JSON object`));
+      return;
+    }
+    if (this.firstLine) {
+      const f = this.firstLine;
+      this.firstLine = undefined;
+      f(m);
+      return;
+    }
+    if (m.type === "event" && m.id === undefined) {
+      for (const l of this.eventListeners) l({ topic: String(m.topic), data: m.data });
+      return;
+    }
+    const p = typeof m.id === "number" ? this.pending.get(m.id) : undefined;
+    if (p) {
+      this.pending.delete(m.id as number);
+      clearTimeout(p.timer);
+      p.resolve(m);
+      return;
+    }
+    if (m.type === "error") {
+      // A connection-level error (e.g. "Frame too large"): the daemon closes next.
+      this.fail(new DaemonRequestError(`The daemon closed the connection: ${String(m.message)}`, m));
+    }
+  }
+
+  private write(text: string): void {
+    const buf = Buffer.from(text);
+    if (this.queue.length) {
+      this.queue.push(buf);
+      return;
+    }
+    const n = this.socket.write(buf);
+    if (n < buf.length) this.queue.push(buf.subarray(Math.max(n, 0)));
+  }
+
+  private flush(): void {
+    while (this.queue.length) {
+      const buf = this.queue[0]!;
+      const n = this.socket.write(buf);
+      if (n < buf.length) {
+        this.queue[0] = buf.subarray(Math.max(n, 0));
+        return;
+      }
+      this.queue.shift();
+    }
+  }
+
+  private fail(reason: Error | undefined): void {
+    if (this.closedWith !== null) return;
+    this.closedWith = reason;
+    const err = reason ?? new UnavailableError(`The daemon on ${this.socketPath} closed the connection`);
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const l of [...this.closeListeners]) l(reason);
+    this.socket?.end();
+  }
+
+  /** Send `{type, id, ...body}` and resolve with the response carrying that id, whatever its type. */
+  request(type: string, body: Message = {}, options: { timeoutMs?: number } = {}): Promise<Message> {
+    if (this.closedWith !== null) return Promise.reject(this.closedWith ?? new UnavailableError(`The connection to ${this.socketPath} is closed`));
+    const id = this.nextId++;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    return new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new UnavailableError(`The daemon on ${this.socketPath} did not answer "${type}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.write(encode({ ...body, type, id }));
+    });
+  }
+
+  /** Like request(), but an `error` response rejects with DaemonRequestError. */
+  async call(type: string, body: Message = {}, options: { timeoutMs?: number } = {}): Promise<Message> {
+    const response = await this.request(type, body, options);
+    if (response.type === "error") throw new DaemonRequestError(`The daemon answered "${type}" with an error: ${String(response.message)}`, response);
+    return response;
+  }
+
+  /** Subscribe to topics (all when omitted); events arrive through onEvent. */
+  subscribe(topics?: string[]): Promise<Message> {
+    return this.call("subscribe", topics ? { topics } : {});
+  }
+
+  /** Listen for events; returns a function that stops listening. */
+  onEvent(listener: (e: DaemonEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** Called once when the connection ends: undefined for a clean close, else the reason. */
+  onClose(listener: (reason: Error | undefined) => void): () => void {
+    if (this.closedWith !== null) {
+      listener(this.closedWith);
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  /** Close the connection; pending requests reject. */
+  close(): void {
+    this.fail(undefined);
+  }
+}
+
+/**
+ * Connect to the daemon and authenticate with its token (or options.credential). Throws
+ * UnavailableError (exit 5) when nothing answers and AuthRefusedError (exit 4) when the daemon refuses.
+ */
+export function connectDaemon(options: ConnectOptions): Promise<DaemonClient> {
+  return DaemonClient.connect(options);
+}

@@ -1,0 +1,119 @@
+/**
+ * The daemon's wire protocol, without a socket: newline-delimited JSON frames with a size limit,
+ * message parsing, and the exact error texts other programs match on. See docs/daemon.md.
+ */
+import type { Message } from "./extension.ts";
+
+/** Error texts sent on the wire. Other implementations match on these; do not reword them. */
+export const WireError = {
+  frameTooLarge: "Frame too large",
+  invalidJson: "Invalid JSON",
+  authRequired: "Authentication required",
+  authTimeout: "Authentication timeout",
+  invalidToken: "Invalid token",
+  tooManyConnections: "Too many connections",
+  invalidMessage: 'Invalid message: expected a JSON object with a string "type"',
+  alreadyAuthenticated: "Already authenticated",
+  adminRequired: "Not allowed: this request needs the daemon token",
+  unknownType: (type: string) => `Unknown message type: ${type}`,
+} as const;
+
+export const DEFAULT_MAX_FRAME = 65536;
+export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+/** Bytes queued for one peer that does not read before it is disconnected. */
+export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+
+const NL = 0x0a;
+
+/**
+ * Splits a byte stream into lines of at most `maxFrame` bytes (newline excluded). Once a line
+ * exceeds the limit, `tooLarge` is set and nothing more is buffered: the caller closes.
+ */
+export class FrameSplitter {
+  private pending: Buffer | undefined;
+  tooLarge = false;
+  constructor(readonly maxFrame: number = DEFAULT_MAX_FRAME) {}
+
+  /** Feed a chunk; returns the complete lines it finished (UTF-8 decoded). */
+  push(chunk: Uint8Array): string[] {
+    if (this.tooLarge) return [];
+    const lines: string[] = [];
+    let buf: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let start = 0;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, buf]);
+      this.pending = undefined;
+    }
+    for (;;) {
+      const nl = buf.indexOf(NL, start);
+      if (nl === -1) break;
+      if (nl - start > this.maxFrame) {
+        this.tooLarge = true;
+        return lines;
+      }
+      let end = nl;
+      if (end > start && buf[end - 1] === 0x0d) end--; // tolerate CRLF
+      if (end > start) lines.push(buf.toString("utf8", start, end));
+      start = nl + 1;
+    }
+    if (start < buf.length) {
+      if (buf.length - start > this.maxFrame) {
+        this.tooLarge = true;
+        return lines;
+      }
+      // Copy so the caller's (possibly large, reused) chunk is not retained.
+      this.pending = Buffer.from(buf.subarray(start));
+    }
+    return lines;
+  }
+
+  /** Bytes held for an unfinished line. */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+}
+
+export type Parsed = { ok: true; message: Message } | { ok: false; error: string };
+
+/** Parse one frame: JSON, and an object with a string `type`. */
+export function parseMessage(line: string): Parsed {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, error: WireError.invalidJson };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || typeof (value as Message).type !== "string")
+    return { ok: false, error: WireError.invalidMessage };
+  return { ok: true, message: value as Message };
+}
+
+/** One frame on the wire: the JSON text and a newline. */
+export function encode(message: Message): string {
+  return `${JSON.stringify(message)}\n`;
+}
+
+/** A response to `request`: echoes its `id` when it had one. */
+export function reply(request: Message, body: Message): Message {
+  return request.id === undefined ? body : { ...body, id: request.id };
+}
+
+/** The error frame for a request (with its id) or for the connection (without). */
+export function errorFrame(message: string, request?: Message): Message {
+  const body: Message = { type: "error", message };
+  return request && request.id !== undefined ? { type: "error", id: request.id, message } : body;
+}
+
+/** Validate `subscribe`'s optional topics: undefined (all topics) or a list of strings. */
+export function parseTopics(value: unknown): { ok: true; topics: string[] | undefined } | { ok: false; error: string } {
+  if (value === undefined || value === null) return { ok: true, topics: undefined };
+  if (Array.isArray(value) && value.every((t) => typeof t === "string" && t.length > 0)) return { ok: true, topics: value as string[] };
+  return { ok: false, error: "Invalid topics: expected a list of non-empty strings" };
+}
+
+/** Validate `publish`: a non-empty string topic; data is any JSON value. */
+export function parsePublish(message: Message): { ok: true; topic: string; data: unknown } | { ok: false; error: string } {
+  if (typeof message.topic !== "string" || message.topic.length === 0) return { ok: false, error: "Invalid publish: expected a non-empty string \"topic\"" };
+  return { ok: true, topic: message.topic, data: message.data ?? null };
+}

@@ -143,7 +143,10 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
     },
     "session.revoke"(m, conn) {
       const me = requireCaller(conn);
-      const target = typeof m.id === "string" ? registry.get(m.id) : undefined;
+      // `id` is the protocol's request id (echoed in the answer), so the session is named by
+      // `sessionId`; a string `id` is accepted too, for raw clients that send no request id.
+      const sessionId = typeof m.sessionId === "string" ? m.sessionId : typeof m.id === "string" ? m.id : undefined;
+      const target = sessionId === undefined ? undefined : registry.get(sessionId);
       if (!target) return { session: null };
       // A session may end sessions of its own scope (itself included); only the daemon token ends any.
       if (me && target.scope !== me.scope)

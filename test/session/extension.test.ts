@@ -121,6 +121,9 @@ describe("session extension handlers", () => {
       { topic: "session.ended", data: { session: b.session, reason: "revoked" } },
     ]);
     expect(call("session.resolve", { token: b.token })).toEqual({ session: null });
+    // The protocol's numeric request id never names a session; sessionId does, and wins.
+    const c = register({ scope: "a" });
+    expect(call("session.revoke", { id: 7, sessionId: c.session.id })).toEqual({ session: c.session });
   });
 
   it("a connection whose session ended is refused", async () => {

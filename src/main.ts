@@ -14,6 +14,7 @@ export const main = defineCommand({
   meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
   subCommands: {
     token: () => load(import("./cli/token.ts")),
+    session: () => load(import("./cli/session.ts")),
   },
 });
 

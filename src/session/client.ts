@@ -9,7 +9,7 @@ import type { Env } from "../fs/paths.ts";
 import type { SessionService } from "./exec.ts";
 import { SessionWireError } from "./extension.ts";
 import type { SessionRecord } from "./registry.ts";
-import { TOKEN_FILE_ENV, readSessionToken } from "./token.ts";
+import { TOKEN_FILE_ENV, mintSessionFile, readSessionToken, removeSessionDir } from "./token.ts";
 
 export type Connect = (options: ConnectOptions) => Promise<DaemonClient>;
 
@@ -109,6 +109,29 @@ export async function connectSession(where: DaemonLocation, token: string, conne
         cause: e,
         hint: `Start a new session (tokenctl session exec -- CMD), or unset ${TOKEN_FILE_ENV} to act with the daemon token`,
       });
+    throw e;
+  }
+}
+
+/** Single-quote a value for POSIX sh. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `session mint`: mint a token file and register it. If registering fails the directory is removed,
+ * so a failed mint leaves no token behind.
+ */
+export async function mintAndRegister(
+  service: Pick<SessionService, "register">,
+  options: { name?: string; scope?: string; pid: number; cwd: string; dir?: string; env?: Env },
+): Promise<{ session: SessionRecord; tokenFile: string; dir: string }> {
+  const minted = mintSessionFile({ dir: options.dir, env: options.env });
+  try {
+    const session = await service.register({ token: minted.token, name: options.name, scope: options.scope, pid: options.pid, cwd: options.cwd });
+    return { session, tokenFile: minted.file, dir: minted.dir };
+  } catch (e) {
+    removeSessionDir(minted.dir);
     throw e;
   }
 }

@@ -14,6 +14,9 @@ export const main = defineCommand({
   meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
   subCommands: {
     token: () => load(import("./cli/token.ts")),
+    daemon: () => load(import("./cli/daemon.ts")),
+    call: () => load(import("./cli/call.ts")),
+    subscribe: () => import("./cli/call.ts").then((m) => m.subscribe),
     session: () => load(import("./cli/session.ts")),
   },
 });

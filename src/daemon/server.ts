@@ -297,7 +297,17 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   function closeWith(c: Conn, frame: Message): void {
     if (c.state === State.Closed) return;
     drop(c);
-    c.socket.end(encode(frame));
+    endWith(c.socket, frame);
+  }
+
+  /**
+   * Write a last frame, then close on the next turn of the event loop: closing in the same turn
+   * made most clients in another process see "connection reset" instead of the frame (measured with
+   * Bun.connect and node:net against the compiled daemon, turning away connections over the limit).
+   */
+  function endWith(socket: Socket<Conn>, frame: Message): void {
+    socket.write(encode(frame));
+    setTimeout(() => socket.end(), 0);
   }
 
   function publish(topic: string, data: unknown): number {
@@ -362,7 +372,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
     if (c.state !== State.Authenticating) return; // timed out or the peer left meanwhile
     if (!accepted) {
-      log.warn(`Connection ${c.info.id}: authentication refused (no extension accepted its credential)`);
+      log.warn(`Connection ${c.info.id}: authentication refused (no token, and no extension accepted the credential)`);
       return closeWith(c, { type: "auth_result", ok: false, error: WireError.invalidToken });
     }
     const held = c.held;
@@ -463,7 +473,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         }
         if (conns.size >= maxConnections) {
           log.warn(`Refused a connection: ${conns.size} open, limit ${maxConnections}`);
-          socket.end(encode(errorFrame(WireError.tooManyConnections)));
+          endWith(socket, errorFrame(WireError.tooManyConnections));
           return;
         }
         const c: Conn = {

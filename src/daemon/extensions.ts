@@ -4,7 +4,14 @@
  */
 import type { DaemonExtension } from "./extension.ts";
 
+/** Daemon-command flags that configure extensions. */
+export interface ExtensionOptions {
+  /** --reap-interval: time between two passes of the session reaper. */
+  reapIntervalMs?: number;
+}
+
 /** Every extension the daemon command starts, in the order their authenticate() is tried. */
-export async function loadExtensions(): Promise<DaemonExtension[]> {
-  return [];
+export async function loadExtensions(options: ExtensionOptions = {}): Promise<DaemonExtension[]> {
+  const { createSessionExtension } = await import("../session/extension.ts");
+  return [createSessionExtension({ reapIntervalMs: options.reapIntervalMs })];
 }

@@ -181,6 +181,10 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
     start(daemonApi) {
       api = daemonApi;
       if (store === undefined) store = fileRegistryStore(defaultRegistryFile(), (msg) => api?.log.warn(msg));
+      if (store?.claim && !store.claim()) {
+        api.log.warn(`Another daemon keeps its sessions in ${store.where ?? "the registry file"}; this one keeps its sessions in memory only`);
+        store = null;
+      }
       if (store) {
         const snapshot = store.load();
         if (snapshot !== undefined) {
@@ -201,6 +205,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
       if (reapTimer) clearInterval(reapTimer);
       reapTimer = undefined;
       flush();
+      store?.release?.();
       api = undefined;
     },
   };

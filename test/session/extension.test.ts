@@ -196,6 +196,23 @@ describe("persistence", () => {
     expect(saved.sessions.map((s) => s.record.id)).toEqual([live.session.id]);
   });
 
+  it("a second daemon sharing the state dir keeps memory only and never overwrites the first's file", () => {
+    const path = join(tempDir(), "state", "sessions.json");
+    const first = setup({ store: fileRegistryStore(path), saveDelayMs: 0 });
+    const mine = first.register();
+    const second = setup({ store: fileRegistryStore(path), saveDelayMs: 0 });
+    expect(second.logs.some((l) => l.includes("memory only"))).toBe(true);
+    second.register();
+    second.ext.stop!();
+    const saved = JSON.parse(readFileSync(path, "utf8")) as RegistrySnapshot;
+    expect(saved.sessions.map((s) => s.record.id)).toEqual([mine.session.id]);
+    first.ext.stop!();
+    // Released on stop: the next daemon owns it again.
+    const third = setup({ store: fileRegistryStore(path) });
+    expect(third.call("session.resolve", { token: mine.token })).toEqual({ session: mine.session });
+    third.ext.stop!();
+  });
+
   it("coalesces saves and flushes on stop", async () => {
     let saves = 0;
     const store = { load: () => undefined, save: () => void saves++ };

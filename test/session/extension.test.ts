@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
 import type { ConnectionInfo, DaemonApi, Message } from "../../src/daemon/extension.ts";
-import { createSessionExtension, effectiveScope } from "../../src/session/extension.ts";
+import { createSessionExtension, effectiveScope, nextSaveDelay } from "../../src/session/extension.ts";
 import { type RegistrySnapshot, fileRegistryStore } from "../../src/session/registry.ts";
 import { hashToken, mintToken } from "../../src/session/token.ts";
 
@@ -211,6 +211,15 @@ describe("persistence", () => {
     const third = setup({ store: fileRegistryStore(path) });
     expect(third.call("session.resolve", { token: mine.token })).toEqual({ session: mine.session });
     third.ext.stop!();
+  });
+
+  it.each([
+    [20, 0, 20],
+    [20, 2, 20],
+    [20, 100, 400],
+    [0, 0.1, 1],
+  ])("nextSaveDelay(%d ms, last save %d ms) = %d ms", (delay, last, expected) => {
+    expect(nextSaveDelay(delay, last)).toBe(expected);
   });
 
   it("coalesces saves and flushes on stop", async () => {

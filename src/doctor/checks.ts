@@ -5,7 +5,7 @@
  * a row: records and tokens are read only to judge them (expiry, refresh token present).
  */
 import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { AuthRefusedError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
 import { expandHome, type Env } from "../fs/paths.ts";
@@ -84,6 +84,7 @@ export function formatDuration(ms: number): string {
 export function checkPaths(specs: PathSpec[], deps: Pick<DoctorDeps, "stat" | "readdir" | "uid">): Check[] {
   const out: Check[] = [];
   const known = new Set(specs.map((s) => s.path));
+  const absentDirs = new Set<string>();
   const queue = [...specs.map((s) => ({ spec: s, depth: 0 }))];
   while (queue.length) {
     const { spec, depth } = queue.shift()!;
@@ -94,8 +95,10 @@ export function checkPaths(specs: PathSpec[], deps: Pick<DoctorDeps, "stat" | "r
       out.push({ name: spec.label, status: "fail", detail: `${spec.path}: cannot stat (${errnoCode(e) ?? messageOf(e)})` });
       continue;
     }
-    // Locks, logs and the socket come and go; absent, they are not worth a row.
-    if (!st && (spec.kind === "lock-file" || spec.kind === "log-file" || spec.kind === "socket")) continue;
+    // Locks, logs and the socket come and go, and nothing lives in a dir that is not there:
+    // absent, they are not worth a row.
+    if (!st && (spec.kind === "private-dir" || spec.kind === "shared-dir")) absentDirs.add(spec.path);
+    if (!st && (spec.kind === "lock-file" || spec.kind === "log-file" || spec.kind === "socket" || absentDirs.has(dirname(spec.path)))) continue;
     out.push(evaluatePath(spec, st, deps.uid));
     // Sweep our own private dirs for files no spec names (sessions.json, leftovers): each must be private too.
     if (spec.kind !== "private-dir" || depth > 1 || !st || (st.type !== "dir" && st.targetType !== "dir")) continue;

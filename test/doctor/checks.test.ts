@@ -257,6 +257,22 @@ describe("checkPaths", () => {
     ]);
   });
 
+  it("omits absent locks and logs, and absent files of an absent dir; keeps the absent dir and top-level files", () => {
+    const rows = checkPaths(
+      [
+        { path: "/s", kind: "private-dir", label: "state dir" },
+        { path: "/s/token", kind: "secret-file", label: "token file" },
+        { path: "/s/a.lock", kind: "lock-file", label: "lock" },
+        { path: "/s/v", kind: "private-dir", label: "sub dir" },
+        { path: "/s/v/copy.json", kind: "secret-file", label: "copy" },
+      ],
+      { uid: ME, stat: () => undefined, readdir: () => [] },
+    );
+    expect(rows.map((r) => [r.name, r.status])).toEqual([["state dir", "skip"]]);
+    const top = checkPaths([{ path: "/c/tokenctl/config.json", kind: "config-file", label: "config.json" }], { uid: ME, stat: () => undefined, readdir: () => [] });
+    expect(top.map((r) => r.status)).toEqual(["skip"]);
+  });
+
   it("reports a path it cannot stat", () => {
     const rows = checkPaths([{ path: "/x", kind: "private-dir", label: "d" }], {
       uid: ME,

@@ -163,6 +163,36 @@ export async function checkKeychain(deps: Pick<DoctorDeps, "probeKeychain" | "en
 
 /** Is a daemon answering on the socket, and which version. Not running is fine (it is optional). */
 export async function checkDaemon(paths: { socketPath: string; tokenFile: string }, deps: Pick<DoctorDeps, "stat" | "connectDaemon" | "version">, timeoutMs = 5000): Promise<Check> {
+  return (await daemonCheckAndStatus(paths, deps, timeoutMs)).check;
+}
+
+/** The last refresh error the daemon's OAuth extension holds for each profile (from `status`). */
+export function daemonRefreshErrors(status: Message | undefined): Record<string, string> {
+  const oauth = status?.oauth;
+  const profiles = typeof oauth === "object" && oauth !== null ? (oauth as Message).profiles : undefined;
+  if (typeof profiles !== "object" || profiles === null) return {};
+  const out: Record<string, string> = {};
+  for (const [name, p] of Object.entries(profiles as Record<string, unknown>))
+    if (typeof p === "object" && p !== null && typeof (p as Message).lastError === "string") out[name] = (p as Message).lastError as string;
+  return out;
+}
+
+async function daemonCheckAndStatus(
+  paths: { socketPath: string; tokenFile: string },
+  deps: Pick<DoctorDeps, "stat" | "connectDaemon" | "version">,
+  timeoutMs: number,
+): Promise<{ check: Check; status?: Message }> {
+  let status: Message | undefined;
+  const check = await daemonCheck(paths, deps, timeoutMs, (m) => (status = m));
+  return { check, status };
+}
+
+async function daemonCheck(
+  paths: { socketPath: string; tokenFile: string },
+  deps: Pick<DoctorDeps, "stat" | "connectDaemon" | "version">,
+  timeoutMs: number,
+  onStatus: (m: Message) => void,
+): Promise<Check> {
   const name = "daemon";
   const { socketPath, tokenFile } = paths;
   let st: PathStat | undefined;
@@ -190,6 +220,7 @@ export async function checkDaemon(paths: { socketPath: string; tokenFile: string
   } finally {
     client?.close();
   }
+  onStatus(status);
   const version = typeof status.version === "string" ? status.version : "unknown";
   const pid = typeof status.pid === "number" ? status.pid : undefined;
   const uptime = typeof status.uptime === "number" ? `, up ${formatDuration(status.uptime * 1000)}` : "";
@@ -347,8 +378,17 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
 
   const keychain = await checkKeychain(deps).catch((e: unknown) => ({ check: { name: "keychain", status: "fail" as Status, detail: messageOf(e) }, usable: false }));
   checks.push(keychain.check);
-  checks.push(await checkDaemon(daemon, deps, timeoutMs));
-  for (const { profile, implicit } of profiles) checks.push(await checkOAuthProfile(profile, keychain.usable, deps, implicit));
+  const { check: daemonRow, status } = await daemonCheckAndStatus(daemon, deps, timeoutMs);
+  checks.push(daemonRow);
+  const refreshErrors = daemonRefreshErrors(status);
+  for (const { profile, implicit } of profiles) {
+    const row = await checkOAuthProfile(profile, keychain.usable, deps, implicit);
+    const err = refreshErrors[profile.name];
+    // The daemon's own refresh failing is worth knowing even when the stored record still looks fine.
+    if (err && row.status !== "fail")
+      checks.push({ ...row, status: "warn", detail: `${row.detail}; the daemon's last refresh failed: ${err}`, fix: row.fix ?? `tokenctl oauth login --profile ${shq(profile.name)}` });
+    else checks.push(err ? { ...row, detail: `${row.detail}; the daemon's last refresh failed: ${err}` } : row);
+  }
   checks.push(await checkVault({ addr: vaultAddr, tokenFile: vaultTokenFile, timeoutMs }, deps));
   return checks;
 }

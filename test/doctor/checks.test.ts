@@ -363,6 +363,21 @@ describe("runDoctor", () => {
     expect(checks.find((c) => c.name === "oauth work")).toMatchObject({ status: "fail", fix: "chmod 600 /c/tokenctl/credentials.json" });
   });
 
+  it("a refresh error the daemon holds for a profile turns its row into a warning", async () => {
+    const checks = await runDoctor({}, deps({
+      connectDaemon: async () => ({
+        call: async () => ({ type: "status", version: "0.1.0", oauth: { profiles: { work: { store: "file", lastError: "The authorization server refused the refresh (invalid_grant)" } } } }),
+        close() {},
+      }),
+    }, { "/r/tokenctl/tokenctl.sock": sock }));
+    expect(checks.find((c) => c.name === "oauth work")).toMatchObject({
+      status: "warn",
+      fix: "tokenctl oauth login --profile work",
+    });
+    expect(checks.find((c) => c.name === "oauth work")!.detail).toContain("the daemon's last refresh failed: The authorization server refused the refresh (invalid_grant)");
+    expect(checks.find((c) => c.name === "oauth default")!.status).toBe("skip");
+  });
+
   it("never writes to a store: a dry check", async () => {
     // The fake store's write/remove throw; an expired record must still be only judged.
     const checks = await runDoctor({}, deps({ openStore: async (p) => ({ store: { kind: "file", description: "f", lockPath: "l", read: async () => record({ expiresAt: NOW - 1 }), write: async () => { throw new Error(`wrote ${p.name}`); }, remove: async () => { throw new Error("removed"); } } }) }));

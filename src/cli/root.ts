@@ -22,6 +22,7 @@ export const root = defineCommand({
     vault: () => load(import("./vault.ts")),
     session: () => load(import("./session.ts")),
     completion: () => load(import("./completion.ts")),
+    doctor: () => load(import("./doctor.ts")),
   },
 });
 

@@ -1,0 +1,35 @@
+/** `tokenctl doctor`: check every file, the keychain, the daemon, OAuth profiles and Vault; thin over src/doctor. */
+import { defineCommand } from "citty";
+import { commonArgs, daemonClientArgs } from "./_shared.ts";
+import { log, printJson, printResult } from "./output.ts";
+import { parseTimeout } from "../vault/config.ts";
+
+export default defineCommand({
+  meta: {
+    name: "doctor",
+    description: "Check files and modes, keychain, daemon, OAuth profiles and Vault; print each problem with its fix (exit 1 if any)",
+  },
+  args: {
+    ...daemonClientArgs,
+    "vault-addr": { type: "string", valueHint: "url", description: "Vault address to check (env VAULT_ADDR; unset: Vault is skipped)" },
+    "vault-token-file": { type: "string", valueHint: "path", description: "Vault token file (env VAULT_TOKEN_FILE, then VAULT_TOKEN)" },
+    timeout: { type: "string", valueHint: "duration", description: "Per daemon/Vault request (default 5s)" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const timeoutMs = parseTimeout(args.timeout ?? "5");
+    const { runDoctor, realDeps, hasFailures } = await import("../doctor/checks.ts");
+    const { formatTable, summarize } = await import("../doctor/report.ts");
+    const checks = await runDoctor(
+      { socket: args.socket, tokenFile: args["token-file"], vaultAddr: args["vault-addr"], vaultTokenFile: args["vault-token-file"], timeoutMs },
+      realDeps(),
+    );
+    if (args.json) printJson(checks);
+    else printResult(formatTable(checks));
+    const failed = hasFailures(checks);
+    if (failed) log().error(summarize(checks));
+    else log().success(summarize(checks));
+    // The report is the result; a failing check is not an error to map, just exit 1.
+    if (failed) process.exitCode = 1;
+  },
+});

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { commonArgs, daemonClientArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
-import { parseTimeout } from "../vault/config.ts";
+import { parseDuration } from "../duration.ts";
 
 export default defineCommand({
   meta: {
@@ -17,7 +17,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const timeoutMs = parseTimeout(args.timeout ?? "5");
+    const timeoutMs = parseDuration(args.timeout ?? "5", "--timeout", 3_600_000);
     const { runDoctor, realDeps, hasFailures } = await import("../doctor/checks.ts");
     const { formatTable, summarize } = await import("../doctor/report.ts");
     const checks = await runDoctor(

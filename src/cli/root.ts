@@ -20,6 +20,7 @@ export const root = defineCommand({
     oauth: () => load(import("./oauth.ts")),
     exec: () => load(import("./exec.ts")),
     vault: () => load(import("./vault.ts")),
+    session: () => load(import("./session.ts")),
     completion: () => load(import("./completion.ts")),
   },
 });

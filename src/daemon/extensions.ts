@@ -4,8 +4,15 @@
  */
 import type { DaemonExtension } from "./extension.ts";
 
+/** Daemon-command flags that configure extensions. */
+export interface ExtensionOptions {
+  /** --reap-interval: time between two passes of the session reaper. */
+  reapIntervalMs?: number;
+}
+
 /** Every extension the daemon command starts, in the order their authenticate() is tried. */
-export async function loadExtensions(): Promise<DaemonExtension[]> {
+export async function loadExtensions(options: ExtensionOptions = {}): Promise<DaemonExtension[]> {
+  const { createSessionExtension } = await import("../session/extension.ts");
   const { oauthExtension } = await import("../oauth/extension.ts");
-  return [oauthExtension()];
+  return [createSessionExtension({ reapIntervalMs: options.reapIntervalMs }), oauthExtension()];
 }

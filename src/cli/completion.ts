@@ -1,5 +1,6 @@
 /** `tokenctl completion bash|zsh|fish`: print a completion script built from the command tree. */
 import { type ArgsDef, type CommandDef, defineCommand } from "citty";
+import { helpMeta } from "./_shared.ts";
 import { generate, SHELLS, type CompletionNode, type Shell } from "../completion/generate.ts";
 
 type AnyCommand = CommandDef<ArgsDef>;
@@ -29,7 +30,12 @@ export async function toTree(name: string, cmd: AnyCommand): Promise<CompletionN
 }
 
 export default defineCommand({
-  meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+  meta: helpMeta({
+    name: "completion",
+    description: "Print a shell completion script (bash, zsh or fish)",
+    env: [],
+    examples: ["tokenctl completion bash > ~/.local/share/bash-completion/completions/tokenctl", "tokenctl completion fish > ~/.config/fish/completions/tokenctl.fish"],
+  }),
   args: {
     shell: { type: "positional", description: `One of: ${SHELLS.join(", ")}`, required: true },
   },

@@ -25,6 +25,7 @@ export async function toTree(name: string, cmd: AnyCommand): Promise<CompletionN
       description: (d.description ?? "").replace(/\s+/g, " "),
       values: d.type === "enum" ? d.options : undefined,
       takesValue: d.type === "string" || d.type === "enum",
+      negatable: d.type === "boolean" && d.default === true,
     }));
   return { name, description: meta.description ?? "", flags, children };
 }

@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     if (flags.includes("--help") || flags.includes("-h")) {
       // citty's usage (description, flags, defaults) plus our ENVIRONMENT and EXAMPLES sections.
       const { renderHelpExtras } = await import("./cli/_shared.ts");
-      const usage = `${await renderUsage(cmd, parent)}\n${renderHelpExtras(await resolve(cmd.meta))}`;
+      const usage = `${(await renderUsage(cmd, parent)).trimEnd()}\n\n${renderHelpExtras(await resolve(cmd.meta))}`;
       process.stdout.write(plain(usage, process.stdout.isTTY));
       return ExitCode.ok;
     }

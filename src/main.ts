@@ -81,7 +81,10 @@ export async function run(argv: string[]): Promise<number> {
     const names = await Promise.all(chain.slice(0, -1).map(async (c) => (await resolve(c.meta))?.name ?? ""));
     const parent = chain.length > 1 ? defineCommand({ meta: { name: names.join(" ") } }) : undefined;
     if (flags.includes("--help") || flags.includes("-h")) {
-      process.stdout.write(`${plain(await renderUsage(cmd, parent), process.stdout.isTTY)}\n`);
+      // citty's usage (description, flags, defaults) plus our ENVIRONMENT and EXAMPLES sections.
+      const { renderHelpExtras } = await import("./cli/_shared.ts");
+      const usage = `${(await renderUsage(cmd, parent)).trimEnd()}\n\n${renderHelpExtras(await resolve(cmd.meta))}`;
+      process.stdout.write(plain(usage, process.stdout.isTTY));
       return ExitCode.ok;
     }
     if (chain.length === 1 && (flags[0] === "--version" || flags[0] === "-v")) {

@@ -1,5 +1,5 @@
 /** Flags used by several commands, declared once. */
-import type { ArgsDef } from "citty";
+import type { ArgsDef, CommandMeta } from "citty";
 
 export const jsonArgs = {
   json: { type: "boolean", description: "Print the result as JSON on stdout" },
@@ -19,3 +19,47 @@ export const daemonClientArgs = {
     description: "Daemon token file (env TOKENCTL_DAEMON_TOKEN_FILE; default daemon.token beside the socket)",
   },
 } as const satisfies ArgsDef;
+
+/**
+ * What `--help` shows beyond citty's usage: the environment variables a command reads
+ * (`NAME — meaning`) and one or two example command lines. test/cli/help.test.ts walks the
+ * command tree and fails for a command without them.
+ */
+export interface HelpMeta extends CommandMeta {
+  env?: readonly string[];
+  examples?: readonly string[];
+}
+
+/** Command meta with help extras; typed so a typo in `env` or `examples` is a compile error. */
+export function helpMeta<const M extends HelpMeta>(meta: M): M {
+  return meta;
+}
+
+/** Environment entries several commands read, worded once. */
+export const ENV = {
+  socket: "TOKENCTL_SOCKET — daemon socket path (as --socket)",
+  daemonToken: "TOKENCTL_DAEMON_TOKEN_FILE — daemon token file (as --token-file)",
+  runtime: "XDG_RUNTIME_DIR — base of the default socket dir, $XDG_RUNTIME_DIR/tokenctl (unset: $XDG_STATE_HOME/tokenctl/run)",
+  state: "XDG_STATE_HOME — base of the state dir (default ~/.local/state)",
+  config: "XDG_CONFIG_HOME — base of the config dir, config.json and credentials.json (default ~/.config)",
+  sessionFile: "TOKENCTL_SESSION_TOKEN_FILE — this process's session token file (set by session exec / mint)",
+  sessionToken: "TOKENCTL_SESSION_TOKEN — this process's session token itself, when there is no file",
+  noColor: "NO_COLOR — no colours on stderr",
+  logLevel: "TOKENCTL_LOG_LEVEL — stderr verbosity, a consola level (default 3; 0 errors only)",
+} as const;
+
+/** The ENVIRONMENT and EXAMPLES sections appended to citty's usage text. */
+export function renderHelpExtras(meta: HelpMeta | undefined): string {
+  const out: string[] = [];
+  const env = [...(meta?.env ?? []), ENV.noColor, ENV.logLevel];
+  // Names align in one column; a name too long for it puts its meaning on the next line.
+  const width = Math.min(24, Math.max(...env.map((e) => e.split(" — ")[0]!.length)));
+  out.push("ENVIRONMENT", "");
+  for (const e of env) {
+    const [name, ...rest] = e.split(" — ");
+    const meaning = rest.join(" — ");
+    out.push(name!.length <= width ? `  ${name!.padEnd(width)}    ${meaning}` : `  ${name}\n  ${"".padEnd(width)}    ${meaning}`);
+  }
+  if (meta?.examples?.length) out.push("", "EXAMPLES", "", ...meta.examples.map((e) => `  $ ${e}`));
+  return `${out.join("\n")}\n`;
+}

@@ -1,7 +1,7 @@
 /** `tokenctl call TYPE` and `tokenctl subscribe`: talk to the daemon through src/daemon/client.ts. */
 import { defineCommand } from "citty";
 import { UnavailableError, UsageError } from "../errors.ts";
-import { commonArgs, daemonClientArgs } from "./_shared.ts";
+import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson } from "./output.ts";
 
 async function connect(args: { socket?: string; "token-file"?: string }) {
@@ -27,10 +27,15 @@ async function parseData(data: string | undefined): Promise<Record<string, unkno
 }
 
 export default defineCommand({
-  meta: { name: "call", description: "Send one request to the daemon and print its response as JSON" },
+  meta: helpMeta({
+    name: "call",
+    description: "Send one request to the daemon and print its response as JSON",
+    env: [ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ["tokenctl call status", `tokenctl call publish --data '{"topic":"deploy","data":{"ok":true}}'`],
+  }),
   args: {
     type: { type: "positional", required: true, description: "Message type, e.g. ping or status" },
-    data: { type: "string", valueHint: "json", description: 'Request fields as a JSON object ("-" reads it from stdin)' },
+    data: { type: "string", valueHint: "json", description: 'Request fields as a JSON object ("-" reads it from stdin; default: none)' },
     ...daemonClientArgs,
     ...commonArgs,
   },
@@ -51,7 +56,12 @@ export default defineCommand({
 });
 
 export const subscribe = defineCommand({
-  meta: { name: "subscribe", description: "Print the daemon's events as JSON lines until interrupted" },
+  meta: helpMeta({
+    name: "subscribe",
+    description: "Print the daemon's events as JSON lines until interrupted",
+    env: [ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ["tokenctl subscribe", "tokenctl subscribe --topic oauth | jq -r .data.profile"],
+  }),
   args: {
     topic: { type: "string", valueHint: "topic", description: "Only this topic (repeat or comma-separate for several; default all)" },
     ...daemonClientArgs,

@@ -1,5 +1,6 @@
 /** `tokenctl completion bash|zsh|fish`: print a completion script built from the command tree. */
 import { type ArgsDef, type CommandDef, defineCommand } from "citty";
+import { helpMeta } from "./_shared.ts";
 import { generate, SHELLS, type CompletionNode, type Shell } from "../completion/generate.ts";
 
 type AnyCommand = CommandDef<ArgsDef>;
@@ -24,12 +25,18 @@ export async function toTree(name: string, cmd: AnyCommand): Promise<CompletionN
       description: (d.description ?? "").replace(/\s+/g, " "),
       values: d.type === "enum" ? d.options : undefined,
       takesValue: d.type === "string" || d.type === "enum",
+      negatable: d.type === "boolean" && d.default === true,
     }));
   return { name, description: meta.description ?? "", flags, children };
 }
 
 export default defineCommand({
-  meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+  meta: helpMeta({
+    name: "completion",
+    description: "Print a shell completion script (bash, zsh or fish)",
+    env: [],
+    examples: ["tokenctl completion bash > ~/.local/share/bash-completion/completions/tokenctl", "tokenctl completion fish > ~/.config/fish/completions/tokenctl.fish"],
+  }),
   args: {
     shell: { type: "positional", description: `One of: ${SHELLS.join(", ")}`, required: true },
   },

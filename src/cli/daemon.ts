@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME } from "../daemon/protocol.ts";
-import { commonArgs, daemonClientArgs } from "./_shared.ts";
+import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson } from "./output.ts";
 
 function parseCount(flag: string, value: string | undefined): number | undefined {
@@ -13,7 +13,12 @@ function parseCount(flag: string, value: string | undefined): number | undefined
 }
 
 export default defineCommand({
-  meta: { name: "daemon", description: "Run the per-user daemon in the foreground (stop with Ctrl-C or SIGTERM)" },
+  meta: helpMeta({
+    name: "daemon",
+    description: "Run the per-user daemon in the foreground (stop with Ctrl-C or SIGTERM)",
+    env: [ENV.socket, ENV.daemonToken, ENV.runtime, `${ENV.state.split(" — ")[0]} — base of sessions.json, where sessions persist across restarts`, ENV.config],
+    examples: ["tokenctl daemon", "tokenctl daemon --json --socket /run/user/1000/agents.sock --auth-timeout 2s"],
+  }),
   args: {
     ...daemonClientArgs,
     "max-frame": { type: "string", valueHint: "bytes", description: `Longest accepted line (default ${DEFAULT_MAX_FRAME})` },

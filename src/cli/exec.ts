@@ -1,12 +1,17 @@
 /** `tokenctl exec --oauth PROFILE [--env NAME] -- CMD…`: run CMD with a fresh access token in its env. */
 import { defineCommand } from "citty";
-import { daemonClientArgs, verboseArgs } from "./_shared.ts";
+import { daemonClientArgs, ENV, helpMeta, verboseArgs } from "./_shared.ts";
 import { obtainToken, profileArgs, profileFrom } from "./oauth.ts";
 import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 
 export default defineCommand({
-  meta: { name: "exec", description: "Run a command with a fresh OAuth access token in an env var (for tools that only read env)" },
+  meta: helpMeta({
+    name: "exec",
+    description: "Run a command with a fresh OAuth access token in an env var (for tools that only read env)",
+    env: [ENV.config, ENV.state, ENV.socket, ENV.daemonToken, ENV.runtime, "OAUTH_ACCESS_TOKEN — set (not read) for the command: the access token, unless --env names another variable"],
+    examples: ["tokenctl exec --oauth work -- ./agent --serve", "tokenctl exec --oauth work --env GITHUB_TOKEN --min-valid 30m -- gh repo list"],
+  }),
   args: {
     oauth: { type: "string", valueHint: "profile", description: "OAuth profile whose access token to pass", required: true },
     env: { type: "string", valueHint: "NAME", description: "Env var for the token (default OAUTH_ACCESS_TOKEN)" },

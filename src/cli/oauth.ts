@@ -1,16 +1,23 @@
 /** `tokenctl oauth login|token|status|logout`: thin wrappers over src/oauth. */
 import { defineCommand, type ArgsDef } from "citty";
-import { commonArgs, daemonClientArgs } from "./_shared.ts";
+import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 import { resolveProfile, type Profile } from "../oauth/config.ts";
 import { parseDuration } from "../duration.ts";
 
+/** The variables every oauth command reads. */
+const OAUTH_ENV = [
+  ENV.config,
+  "XDG_STATE_HOME — base of the keychain store's lock files (default ~/.local/state)",
+  "DBUS_SESSION_BUS_ADDRESS — the Secret Service (keychain) on Linux; without it the file store is used",
+];
+
 /** Profile flags every oauth command (and `exec --oauth`) takes. */
 export const profileArgs = {
-  issuer: { type: "string", valueHint: "url", description: "Authorization server (OpenID/OAuth discovery); http:// only for 127.0.0.1, ::1, localhost" },
-  "client-id": { type: "string", valueHint: "id", description: "OAuth client id (a public client: PKCE, no secret)" },
-  "token-endpoint": { type: "string", valueHint: "url", description: "Token endpoint, when there is no discovery" },
-  scope: { type: "string", valueHint: "scopes", description: "Space-separated scopes to request at login" },
+  issuer: { type: "string", valueHint: "url", description: "Authorization server (OpenID/OAuth discovery; default: the profile's); http:// only for 127.0.0.1, ::1, localhost" },
+  "client-id": { type: "string", valueHint: "id", description: "OAuth client id, a public client: PKCE, no secret (default: the profile's)" },
+  "token-endpoint": { type: "string", valueHint: "url", description: "Token endpoint, when there is no discovery (default: the profile's, else discovery's)" },
+  scope: { type: "string", valueHint: "scopes", description: "Space-separated scopes to request at login (default: the profile's, else none)" },
   store: {
     type: "string",
     valueHint: "spec",
@@ -44,7 +51,12 @@ export function warnFallback(fallback: { reason: string } | undefined, path: str
 }
 
 const login = defineCommand({
-  meta: { name: "login", description: "Log in with the browser (authorization code + PKCE) and store the credential" },
+  meta: helpMeta({
+    name: "login",
+    description: "Log in with the browser (authorization code + PKCE) and store the credential",
+    env: OAUTH_ENV,
+    examples: ["tokenctl oauth login --profile work", "tokenctl oauth login --issuer https://auth.example.com --client-id tokenctl --scope 'openid offline_access' --no-browser"],
+  }),
   args: {
     ...oauthArgs,
     browser: { type: "boolean", default: true, description: "Open a browser (--no-browser: print the URL only)" },
@@ -122,7 +134,12 @@ export async function obtainToken(
 }
 
 const token = defineCommand({
-  meta: { name: "token", description: "Print a valid access token, refreshing it first when it expires within --min-valid" },
+  meta: helpMeta({
+    name: "token",
+    description: "Print a valid access token, refreshing it first when it expires within --min-valid",
+    env: [...OAUTH_ENV, ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ['curl -H "Authorization: Bearer $(tokenctl oauth token --profile work)" https://api.example.com/', "tokenctl oauth token --min-valid 30m --json"],
+  }),
   args: {
     ...oauthArgs,
     "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default 5m)" },
@@ -140,7 +157,12 @@ const token = defineCommand({
 });
 
 const status = defineCommand({
-  meta: { name: "status", description: "Show the store, expiry, scopes and whether a refresh is possible (never a token)" },
+  meta: helpMeta({
+    name: "status",
+    description: "Show the store, expiry, scopes and whether a refresh is possible (never a token)",
+    env: OAUTH_ENV,
+    examples: ["tokenctl oauth status --profile work", "tokenctl oauth status --json | jq .expiresIn"],
+  }),
   args: { ...oauthArgs, ...commonArgs },
   async run({ args }) {
     const profile = profileFrom(args);
@@ -180,7 +202,12 @@ const status = defineCommand({
 });
 
 const logout = defineCommand({
-  meta: { name: "logout", description: "Revoke the credential at the server (when it has a revocation endpoint), then delete it" },
+  meta: helpMeta({
+    name: "logout",
+    description: "Revoke the credential at the server (when it has a revocation endpoint), then delete it",
+    env: OAUTH_ENV,
+    examples: ["tokenctl oauth logout --profile work"],
+  }),
   args: { ...oauthArgs, ...commonArgs },
   async run({ args }) {
     const profile = profileFrom(args);
@@ -211,6 +238,11 @@ const logout = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: "oauth", description: "OAuth credentials: log in, hand out fresh access tokens, refresh without races" },
+  meta: helpMeta({
+    name: "oauth",
+    description: "OAuth credentials: log in, hand out fresh access tokens, refresh without races",
+    env: OAUTH_ENV,
+    examples: ["tokenctl oauth login --profile work", "tokenctl oauth token --profile work"],
+  }),
   subCommands: { login, token, status, logout },
 });

@@ -6,12 +6,19 @@
  */
 import { defineCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
+import { ENV, helpMeta } from "./_shared.ts";
 import token from "./token.ts";
 
 const load = <T>(p: Promise<{ default: T }>) => p.then((m) => m.default);
 
 export const root = defineCommand({
-  meta: { name: "tokenctl", version: pkg.version, description: "Local credentials for long-running agent processes" },
+  meta: helpMeta({
+    name: "tokenctl",
+    version: pkg.version,
+    description: "Local credentials for long-running agent processes",
+    env: [ENV.state, ENV.config, ENV.runtime],
+    examples: ["export API_TOKEN=$(tokenctl token get) || exit", "tokenctl token get --help"],
+  }),
   subCommands: {
     token,
     daemon: () => load(import("./daemon.ts")),

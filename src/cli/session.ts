@@ -2,11 +2,11 @@
 import { defineCommand, type ArgsDef } from "citty";
 import { NotFoundError, UsageError } from "../errors.ts";
 import type { SessionRecord } from "../session/registry.ts";
-import { commonArgs, daemonClientArgs, verboseArgs } from "./_shared.ts";
+import { commonArgs, daemonClientArgs, ENV, helpMeta, verboseArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 
 const identityArgs = {
-  name: { type: "string", valueHint: "N", description: "A label for the session, shown by list and whoami" },
+  name: { type: "string", valueHint: "N", description: "A label for the session, shown by list and whoami (default: none)" },
   scope: { type: "string", valueHint: "S", description: "The session's scope (default: the caller's session's scope, else \"default\")" },
   dir: { type: "string", valueHint: "path", description: "Parent of the fresh 0700 session directory (default $XDG_RUNTIME_DIR/tokenctl, else the OS temp dir)" },
 } as const satisfies ArgsDef;
@@ -30,7 +30,12 @@ function line(s: SessionRecord): string {
 }
 
 const mint = defineCommand({
-  meta: { name: "mint", description: "Mint a session token file and register it; prints `export TOKENCTL_SESSION_TOKEN_FILE=…`, never the token" },
+  meta: helpMeta({
+    name: "mint",
+    description: "Mint a session token file and register it; prints `export TOKENCTL_SESSION_TOKEN_FILE=…`, never the token",
+    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ['eval "$(tokenctl session mint --name build)"', "tokenctl session mint --json --pid $$ --scope ci"],
+  }),
   args: {
     ...identityArgs,
     pid: { type: "string", valueHint: "P", description: "The process the session belongs to; the reaper ends it when P exits (default: the caller's parent)" },
@@ -57,7 +62,12 @@ const mint = defineCommand({
 });
 
 const exec = defineCommand({
-  meta: { name: "exec", description: "Run CMD as its own session: TOKENCTL_SESSION_TOKEN_FILE set, signals forwarded, revoked and removed on exit" },
+  meta: helpMeta({
+    name: "exec",
+    description: "Run CMD as its own session: TOKENCTL_SESSION_TOKEN_FILE set, signals forwarded, revoked and removed on exit",
+    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ["tokenctl session exec --name job -- ./agent --serve", "tokenctl session exec --scope ci --require-daemon -- make test"],
+  }),
   args: {
     ...identityArgs,
     "require-daemon": { type: "boolean", description: "Fail (exit 5) when no daemon runs, instead of running CMD with an unregistered token" },
@@ -87,7 +97,12 @@ const exec = defineCommand({
 });
 
 const whoami = defineCommand({
-  meta: { name: "whoami", description: "Show this process's session as the daemon knows it (exit 3: no session token, 4: unknown to the daemon)" },
+  meta: helpMeta({
+    name: "whoami",
+    description: "Show this process's session as the daemon knows it (exit 3: no session token, 4: unknown to the daemon)",
+    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.runtime],
+    examples: ["tokenctl session whoami", "tokenctl session whoami --json | jq -r .scope"],
+  }),
   args: { socket: daemonClientArgs.socket, ...commonArgs },
   async run({ args }) {
     const { readSessionToken } = await import("../session/token.ts");
@@ -111,7 +126,12 @@ const whoami = defineCommand({
 });
 
 const list = defineCommand({
-  meta: { name: "list", description: "List sessions: your session's scope by default, every scope with the daemon token; one tab-separated line each" },
+  meta: helpMeta({
+    name: "list",
+    description: "List sessions: your session's scope by default, every scope with the daemon token; one tab-separated line each",
+    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ["tokenctl session list", "tokenctl session list --scope ci --json"],
+  }),
   args: { scope: identityArgs.scope, ...daemonClientArgs, ...commonArgs },
   async run({ args }) {
     if (args.scope !== undefined) await checkIdentity(args);
@@ -129,7 +149,12 @@ const list = defineCommand({
 });
 
 const revoke = defineCommand({
-  meta: { name: "revoke", description: "End a session by id (exit 3 when the daemon knows no such session)" },
+  meta: helpMeta({
+    name: "revoke",
+    description: "End a session by id (exit 3 when the daemon knows no such session)",
+    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ["tokenctl session revoke 3f9c2a1b7d4e5f60", "tokenctl session list | cut -f1 | xargs -n1 tokenctl session revoke"],
+  }),
   args: { id: { type: "positional", description: "Session id, as shown by list", required: true }, ...daemonClientArgs, ...commonArgs },
   async run({ args }) {
     const { connectAsCaller } = await import("../session/client.ts");
@@ -145,6 +170,11 @@ const revoke = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: "session", description: "Per-process session tokens: mint, exec, whoami, list, revoke" },
+  meta: helpMeta({
+    name: "session",
+    description: "Per-process session tokens: mint, exec, whoami, list, revoke",
+    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    examples: ["tokenctl session exec --name job -- ./agent", "tokenctl session list"],
+  }),
   subCommands: { mint, exec, whoami, list, revoke },
 });

@@ -1,19 +1,30 @@
 /** `tokenctl token get|headers|set`: thin wrappers over src/token. */
 import { parseArgs } from "node:util";
 import { defineCommand, type ArgsDef } from "citty";
-import { commonArgs } from "./_shared.ts";
+import { commonArgs, ENV, helpMeta } from "./_shared.ts";
 import { printJson, printResult } from "./output.ts";
 import { resolveSources, type SourceFlags } from "../token/sources.ts";
 import { formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";
 import { formatHeaderLines, headersFor } from "../token/headers.ts";
 
 const sourceArgs = {
-  preset: { type: "enum", options: ["claude-code"], description: "Use another tool's variable and file names" },
+  preset: { type: "enum", options: ["claude-code"], description: "Use another tool's variable and file names (default: tokenctl's own)" },
   env: { type: "string", valueHint: "NAME", description: "Env var holding the token (default TOKENCTL_TOKEN)" },
   "fd-env": { type: "string", valueHint: "NAME", description: "Env var holding an inherited fd number (default TOKENCTL_TOKEN_FD)" },
   file: { type: "string", valueHint: "path", description: "Token file (env TOKENCTL_TOKEN_FILE; default $XDG_STATE_HOME/tokenctl/token)" },
   explain: { type: "boolean", description: "Say on stderr which source gave the token" },
 } as const satisfies ArgsDef;
+
+/** The variables the token sources read (see src/token/sources.ts). */
+const SOURCE_ENV = [
+  "TOKENCTL_TOKEN — the token itself (as --env)",
+  "TOKENCTL_TOKEN_FD — number of an inherited fd holding the token (as --fd-env)",
+  "TOKENCTL_TOKEN_FILE — the token file (as --file)",
+  "CLAUDE_CODE_SESSION_ACCESS_TOKEN — the token, with --preset claude-code",
+  "CLAUDE_CODE_WEBSOCKET_AUTH_FILE_DESCRIPTOR — the fd number, with --preset claude-code",
+  "CLAUDE_SESSION_INGRESS_TOKEN_FILE — the token file, with --preset claude-code",
+  ENV.state,
+];
 
 function flagsOf(args: { preset?: string; env?: string; "fd-env"?: string; file?: string }): SourceFlags {
   return { preset: args.preset, env: args.env, fdEnv: args["fd-env"], file: args.file };
@@ -47,13 +58,26 @@ async function runHeaders(args: ReadArgs): Promise<void> {
 }
 
 const get = defineCommand({
-  meta: { name: "get", description: "Print this process's session token (env, then inherited fd, then file)" },
+  meta: helpMeta({
+    name: "get",
+    description: "Print this process's session token (env, then inherited fd, then file)",
+    env: SOURCE_ENV,
+    examples: ["export API_TOKEN=$(tokenctl token get) || exit", "tokenctl token get --preset claude-code --explain"],
+  }),
   args: { ...sourceArgs, ...commonArgs },
   run: ({ args }) => runGet(args),
 });
 
 const headers = defineCommand({
-  meta: { name: "headers", description: "Print the HTTP headers carrying the token, one per line (for curl -H @-)" },
+  meta: helpMeta({
+    name: "headers",
+    description: "Print the HTTP headers carrying the token, one per line (for curl -H @-)",
+    env: [
+      ...SOURCE_ENV,
+      "TOKENCTL_ORGANIZATION_UUID — sent as X-Organization-Uuid with a session key (CLAUDE_CODE_ORGANIZATION_UUID with --preset claude-code)",
+    ],
+    examples: ["tokenctl token headers | curl -H @- https://api.example.com/v1/me", "tokenctl token headers --json"],
+  }),
   args: { ...sourceArgs, ...commonArgs },
   run: ({ args }) => runHeaders(args),
 });
@@ -81,7 +105,12 @@ export async function runFast(sub: string, args: string[]): Promise<boolean> {
 }
 
 const set = defineCommand({
-  meta: { name: "set", description: "Read a token from stdin and write the token file (0600, atomic)" },
+  meta: helpMeta({
+    name: "set",
+    description: "Read a token from stdin and write the token file (0600, atomic)",
+    env: ["TOKENCTL_TOKEN_FILE — the token file to write (as --file)", ENV.state],
+    examples: ['printf %s "$NEW_TOKEN" | tokenctl token set', "tokenctl token set --file ~/.agent/token < new-token"],
+  }),
   args: {
     file: sourceArgs.file,
     preset: sourceArgs.preset,
@@ -110,7 +139,12 @@ const set = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: "token", description: "Read, format and hand over session tokens" },
+  meta: helpMeta({
+    name: "token",
+    description: "Read, format and hand over session tokens",
+    env: SOURCE_ENV,
+    examples: ["tokenctl token get", 'printf %s "$NEW_TOKEN" | tokenctl token set'],
+  }),
   subCommands: { get, headers, set },
 });
 

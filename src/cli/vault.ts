@@ -1,7 +1,7 @@
 /** `tokenctl vault sync|backup|restore|status`: thin wrappers over src/vault. */
 import { defineCommand, type ArgsDef } from "citty";
 import { join } from "node:path";
-import { commonArgs } from "./_shared.ts";
+import { commonArgs, helpMeta } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 import { readVaultToken, resolveVaultConfig, type VaultConfig, type VaultFlags } from "../vault/config.ts";
 import { VaultClient } from "../vault/client.ts";
@@ -11,9 +11,18 @@ import { runProbe } from "../vault/probe.ts";
 import { runBackup, runRestore, runStatus, runSync, type SyncDeps, type SyncResult } from "../vault/sync.ts";
 import { ensurePrivateDir } from "../fs/secure.ts";
 
+const VAULT_ENV = [
+  "VAULT_ADDR — Vault address (as --addr)",
+  "VAULT_TOKEN_FILE — file holding the Vault token (as --token-file)",
+  "VAULT_TOKEN — the Vault token, when no token file is given (never passed on to --probe)",
+  "HOME — base of the default credentials file, ~/.claude/.credentials.json",
+  "XDG_CONFIG_HOME — base of the default env file, $XDG_CONFIG_HOME/tokenctl/oauth.env",
+  "XDG_STATE_HOME — base of the default state dir (lock, sync.log), $XDG_STATE_HOME/tokenctl/vault-sync",
+];
+
 const vaultArgs = {
   addr: { type: "string", valueHint: "url", description: "Vault address (env VAULT_ADDR; required)" },
-  "token-file": { type: "string", valueHint: "path", description: "File holding the Vault token (env VAULT_TOKEN_FILE; else env VAULT_TOKEN)" },
+  "token-file": { type: "string", valueHint: "path", description: "File holding the Vault token (env VAULT_TOKEN_FILE; default: env VAULT_TOKEN)" },
   mount: { type: "string", valueHint: "path", description: "KV version 2 mount (default secret)" },
   path: { type: "string", valueHint: "path", description: "Secret path inside the mount (required), e.g. claude/alice" },
   credentials: { type: "string", valueHint: "path", description: "Credentials file (default ~/.claude/.credentials.json)" },
@@ -21,9 +30,9 @@ const vaultArgs = {
   "env-file": { type: "string", valueHint: "path", description: "Env file for the setup token (default $XDG_CONFIG_HOME/tokenctl/oauth.env)" },
   "env-name": { type: "string", valueHint: "NAME", description: "Variable name in the env file (default CLAUDE_CODE_OAUTH_TOKEN)" },
   "setup-token-prefix": { type: "string", valueHint: "prefix", description: "Prefix of a long-lived setup token (default sk-ant-oat01-)" },
-  "expect-display-name": { type: "string", valueHint: "name", description: "Refuse a Vault token whose display_name differs" },
-  "expect-policy": { type: "string", valueHint: "policy", description: "Refuse a Vault token without this policy" },
-  probe: { type: "string", valueHint: "CMD", description: "Command (run by /bin/sh) that exits 0 when the local credential works" },
+  "expect-display-name": { type: "string", valueHint: "name", description: "Refuse a Vault token whose display_name differs (default: not checked)" },
+  "expect-policy": { type: "string", valueHint: "policy", description: "Refuse a Vault token without this policy (default: not checked)" },
+  probe: { type: "string", valueHint: "CMD", description: "Command (run by /bin/sh) that exits 0 when the local credential works (default: check shape and expiry only)" },
   "state-dir": { type: "string", valueHint: "path", description: "Lock and sync.log (default $XDG_STATE_HOME/tokenctl/vault-sync)" },
   timeout: { type: "string", valueHint: "seconds", description: "Limit per Vault request (default 10)" },
   ...commonArgs,
@@ -63,7 +72,12 @@ function print(result: SyncResult, args: Args): void {
 }
 
 const sync = defineCommand({
-  meta: { name: "sync", description: "Materialize the setup token, or probe, restore and back up the rotating credential" },
+  meta: helpMeta({
+    name: "sync",
+    description: "Materialize the setup token, or probe, restore and back up the rotating credential",
+    env: VAULT_ENV,
+    examples: ["tokenctl vault sync --path claude/alice", "tokenctl vault sync --path claude/alice --probe 'claude -p ping' --expect-policy claude-alice"],
+  }),
   args: vaultArgs,
   async run({ args }) {
     process.umask(0o077);
@@ -73,7 +87,12 @@ const sync = defineCommand({
 });
 
 const backup = defineCommand({
-  meta: { name: "backup", description: "Back up the local credential to Vault (check-and-set, sibling fields kept)" },
+  meta: helpMeta({
+    name: "backup",
+    description: "Back up the local credential to Vault (check-and-set, sibling fields kept)",
+    env: VAULT_ENV,
+    examples: ["tokenctl vault backup --path claude/alice", "tokenctl vault backup --path claude/alice --force --json"],
+  }),
   args: { ...vaultArgs, ...forceArg },
   async run({ args }) {
     process.umask(0o077);
@@ -83,7 +102,12 @@ const backup = defineCommand({
 });
 
 const restore = defineCommand({
-  meta: { name: "restore", description: "Restore the Vault backup into the credentials file (other keys kept)" },
+  meta: helpMeta({
+    name: "restore",
+    description: "Restore the Vault backup into the credentials file (other keys kept)",
+    env: VAULT_ENV,
+    examples: ["tokenctl vault restore --path claude/alice", "tokenctl vault restore --path claude/alice --force"],
+  }),
   args: { ...vaultArgs, ...forceArg },
   async run({ args }) {
     process.umask(0o077);
@@ -93,7 +117,12 @@ const restore = defineCommand({
 });
 
 const status = defineCommand({
-  meta: { name: "status", description: "Show the mode in force, the last sync result and both expiries (no secrets)" },
+  meta: helpMeta({
+    name: "status",
+    description: "Show the mode in force, the last sync result and both expiries (no secrets)",
+    env: VAULT_ENV,
+    examples: ["tokenctl vault status --path claude/alice", "tokenctl vault status --path claude/alice --json"],
+  }),
   args: vaultArgs,
   async run({ args }) {
     const { config, deps } = setup(args);
@@ -125,6 +154,11 @@ const status = defineCommand({
 });
 
 export default defineCommand({
-  meta: { name: "vault", description: "Back up, restore and materialize OAuth credentials through Vault" },
+  meta: helpMeta({
+    name: "vault",
+    description: "Back up, restore and materialize OAuth credentials through Vault",
+    env: VAULT_ENV,
+    examples: ["tokenctl vault sync --path claude/alice", "tokenctl vault status --path claude/alice"],
+  }),
   subCommands: { sync, backup, restore, status },
 });

@@ -9,6 +9,8 @@ export interface CompletionFlag {
   /** Values for an enum flag, completed after it. */
   values?: string[];
   takesValue: boolean;
+  /** A boolean whose default is true: --no-NAME turns it off. */
+  negatable?: boolean;
 }
 
 export interface CompletionNode {
@@ -31,31 +33,46 @@ function flatten(node: CompletionNode, path = ""): Flat[] {
   return [{ path, node }, ...node.children.flatMap((c) => flatten(c, path ? `${path} ${c.name}` : c.name))];
 }
 
-const words = (n: CompletionNode) => [...n.children.map((c) => c.name), ...n.flags.map((f) => `--${f.name}`), "--help"];
+/** Flag words offered for a node: --name, and --no-name for a boolean whose default is true. */
+const flagWords = (n: CompletionNode) => n.flags.flatMap((f) => [`--${f.name}`, ...(f.negatable ? [`--no-${f.name}`] : [])]);
+const words = (n: CompletionNode) => [...n.children.map((c) => c.name), ...flagWords(n), "--help"];
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** `cmd|--flag` keys for the flags of each node that take a value (so the word after them is skipped). */
+const valueKeys = (all: Flat[]) => all.flatMap((f) => f.node.flags.filter((fl) => fl.takesValue).map((fl) => `${f.path}|--${fl.name}`));
 
 export function generate(shell: Shell, root: CompletionNode): string {
   const all = flatten(root);
   const prog = root.name;
   const fn = `_${prog.replace(/[^A-Za-z0-9_]/g, "_")}`;
+  const values = valueKeys(all);
   if (shell === "bash") {
     const known = all.filter((f) => f.path).map((f) => sq(f.path)).join("|");
     const cases = all.map((f) => `    ${sq(f.path)}) opts=${sq(words(f.node).join(" "))} ;;`).join("\n");
     const valueCases = all
       .flatMap((f) => f.node.flags.filter((fl) => fl.values).map((fl) => `    ${sq(`${f.path}|--${fl.name}`)}) COMPREPLY=($(compgen -W ${sq(fl.values!.join(" "))} -- "$cur")); return ;;`))
       .join("\n");
-    return `# bash completion for ${prog}: source it, or save it as /etc/bash_completion.d/${prog}
+    // A value flag's argument (a path, a name): leave COMPREPLY empty so `-o default` completes files.
+    const freeValues = values.filter((k) => !all.some((f) => f.node.flags.some((fl) => fl.values && `${f.path}|--${fl.name}` === k)));
+    return `# bash completion for ${prog}: source it, or save it as ~/.local/share/bash-completion/completions/${prog}
 ${fn}() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd="" cand w i opts
+  # --flag=value: bash splits at "=" (COMP_WORDBREAKS), so the flag is one or two words back.
+  if [[ $cur == = ]]; then cur=""; elif [[ $prev == = ]]; then prev=\${COMP_WORDS[COMP_CWORD-2]}; fi
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
     [[ $w == -- ]] && return 0
-    [[ $w == -* ]] && continue
+    if [[ $w == -* ]]; then
+      # Skip the value of a flag that takes one (unless given as --flag=value).
+      [[ \${COMP_WORDS[i+1]} != = ]] && case "$cmd|$w" in ${values.map(sq).join("|") || "''"}) ((i++)) ;; esac
+      continue
+    fi
+    [[ $w == = ]] && { ((i++)); continue; }
     cand=\${cmd:+$cmd }$w
     case "$cand" in ${known || "''"}) cmd=$cand ;; esac
   done
   case "$cmd|$prev" in
 ${valueCases}
+${freeValues.length ? `    ${freeValues.map(sq).join("|")}) COMPREPLY=(); return ;;` : ""}
   esac
   case "$cmd" in
 ${cases}
@@ -68,33 +85,42 @@ complete -o default -F ${fn} ${prog}
   }
   if (shell === "zsh") {
     // $path is special in zsh (tied to $PATH), hence cmdpath.
-    const known = all.filter((f) => f.path).map((f) => f.path.replace(/ /g, "\\ ")).join("|");
+    // In a zsh case pattern, space and | must be escaped (| separates alternatives).
+    const zq = (s: string) => s.replace(/[ |]/g, (c) => `\\${c}`);
+    const known = all.filter((f) => f.path).map((f) => zq(f.path)).join("|");
+    const esc = (x: string) => sq(x.replace(/:/g, (m, o, s) => (s.indexOf(":") === o ? m : "\\:")));
     const cases = all
       .map((f) => {
         const items = [
           ...f.node.children.map((c) => `${c.name}:${c.description}`),
-          ...f.node.flags.map((fl) => `--${fl.name}:${fl.description}`),
+          ...f.node.flags.flatMap((fl) => [`--${fl.name}:${fl.description}`, ...(fl.negatable ? [`--no-${fl.name}:Turn off --${fl.name}`] : [])]),
           "--help:Show help",
-        ].map((x) => sq(x.replace(/:/g, (m, o, s) => (s.indexOf(":") === o ? m : "\\:"))));
-        return `    (${f.path ? f.path.replace(/ /g, "\\ ") : "''"}) items=(${items.join(" ")}) ;;`;
+        ].map(esc);
+        return `    (${f.path ? zq(f.path) : "''"}) items=(${items.join(" ")}) ;;`;
       })
       .join("\n");
     const valueCases = all
-      .flatMap((f) => f.node.flags.filter((fl) => fl.values).map((fl) => `    (${`${f.path}|--${fl.name}`.replace(/ /g, "\\ ")}) compadd -- ${fl.values!.map(sq).join(" ")}; return ;;`))
+      .flatMap((f) => f.node.flags.filter((fl) => fl.values).map((fl) => `    (${zq(`${f.path}|--${fl.name}`)}) compadd -- ${fl.values!.map(sq).join(" ")}; return ;;`))
       .join("\n");
+    const valuePattern = values.map(zq).join("|") || "''";
     return `#compdef ${prog}
 # zsh completion for ${prog}: save as _${prog} in a directory on $fpath, or source it after compinit
 ${fn}() {
-  local cmdpath="" cand w prev=\${words[CURRENT-1]}
+  local cmdpath="" cand w prev=\${words[CURRENT-1]} skip=0
   local -a items
   for w in \${words[2,CURRENT-1]}; do
+    if (( skip )); then skip=0; continue; fi
     [[ $w == -- ]] && return 0
-    [[ $w == -* ]] && continue
+    if [[ $w == -* ]]; then
+      case "$cmdpath|$w" in (${valuePattern}) skip=1 ;; esac
+      continue
+    fi
     cand=\${cmdpath:+$cmdpath }$w
     case "$cand" in (${known || "''"}) cmdpath=$cand ;; esac
   done
   case "$cmdpath|$prev" in
 ${valueCases}
+    (${valuePattern}) _files; return ;;
   esac
   case "$cmdpath" in
 ${cases}
@@ -104,25 +130,43 @@ ${cases}
 if (( $+functions[compdef] )); then compdef ${fn} ${prog}; fi
 `;
   }
-  // fish: conditions on the exact sequence of subcommands seen so far.
-  const lines = [`# fish completion for ${prog}: save as ~/.config/fish/completions/${prog}.fish`, `complete -c ${prog} -f`];
+  // fish: conditions on the subcommands seen so far (known paths only, so positional arguments and
+  // flag values do not count), compared as a quoted string so the empty root path works.
+  const lines = [`# fish completion for ${prog}: save as ~/.config/fish/completions/${prog}.fish`, `complete -c ${prog} -f`, `complete -c ${prog} -l help -d 'Show help'`];
   lines.push(
     `function __${prog}_path --description 'subcommands typed so far'
+    set -l known ${all.filter((f) => f.path).map((f) => sq(f.path)).join(" ")}
+    set -l takes_value ${values.map(sq).join(" ")}
     set -l cmd (commandline -opc)
-    set -l out
+    set -l out ''
+    set -l skip 0
     for w in $cmd[2..-1]
-        string match -q -- '-*' $w; and continue
-        set out $out $w
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        test "$w" = '--'; and return 1
+        if string match -q -- '-*' $w
+            contains -- "$out|$w" $takes_value; and set skip 1
+            continue
+        end
+        set -l cand (string trim -- "$out $w")
+        contains -- "$cand" $known; and set out $cand
     end
-    string join ' ' $out
+    echo $out
+end
+function __${prog}_at --description 'true when the subcommands typed so far are exactly $argv[1]'
+    set -l p (__${prog}_path); or return 1
+    test "$p" = "$argv[1]"
 end`,
   );
   for (const f of all) {
-    const cond = `test (__${prog}_path) = ${sq(f.path)}`;
+    const cond = `__${prog}_at ${sq(f.path)}`;
     for (const c of f.node.children) lines.push(`complete -c ${prog} -n ${sq(cond)} -a ${sq(c.name)} -d ${sq(c.description)}`);
     for (const fl of f.node.flags) {
-      const values = fl.values ? ` -x -a ${sq(fl.values.join(" "))}` : fl.takesValue ? " -r" : "";
+      const values = fl.values ? ` -x -a ${sq(fl.values.join(" "))}` : fl.takesValue ? " -r -F" : "";
       lines.push(`complete -c ${prog} -n ${sq(cond)} -l ${fl.name}${values} -d ${sq(fl.description)}`);
+      if (fl.negatable) lines.push(`complete -c ${prog} -n ${sq(cond)} -l no-${fl.name} -d ${sq(`Turn off --${fl.name}`)}`);
     }
   }
   return `${lines.join("\n")}\n`;

@@ -10,9 +10,12 @@ export interface LoginRun {
   page: string;
 }
 
-/** Log in through the compiled binary; `args` are the profile flags. */
-export async function loginWithBinary(oidc: OidcServer, args: string[], env: Record<string, string>, play?: (url: string) => Promise<Response>): Promise<LoginRun> {
-  const proc = Bun.spawn([BIN, "oauth", "login", "--no-browser", ...args], { env: childEnv(env), stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+/**
+ * Log in through the compiled binary; `args` are the profile flags. With `browser`, the binary
+ * also starts the browser opener (xdg-open on PATH: a recorder in tests), and the test still plays the user.
+ */
+export async function loginWithBinary(oidc: OidcServer, args: string[], env: Record<string, string>, play?: (url: string) => Promise<Response>, browser = false): Promise<LoginRun> {
+  const proc = Bun.spawn([BIN, "oauth", "login", ...(browser ? [] : ["--no-browser"]), ...args], { env: childEnv(env), stdout: "pipe", stderr: "pipe", timeout: 30_000 });
   const reader = proc.stderr.getReader();
   let stderr = "";
   let page = "";

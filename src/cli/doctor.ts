@@ -1,18 +1,30 @@
 /** `tokenctl doctor`: check every file, the keychain, the daemon, OAuth profiles and Vault; thin over src/doctor. */
 import { defineCommand } from "citty";
-import { commonArgs, daemonClientArgs } from "./_shared.ts";
+import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 import { parseDuration } from "../duration.ts";
 
 export default defineCommand({
-  meta: {
+  meta: helpMeta({
     name: "doctor",
     description: "Check files and modes, keychain, daemon, OAuth profiles and Vault; print each problem with its fix (exit 1 if any)",
-  },
+    env: [
+      ENV.socket,
+      ENV.daemonToken,
+      ENV.runtime,
+      ENV.state,
+      ENV.config,
+      "TOKENCTL_TOKEN_FILE — the token file to check",
+      "VAULT_ADDR — Vault to check (as --vault-addr; unset: Vault is skipped)",
+      "VAULT_TOKEN_FILE — Vault token file (as --vault-token-file), else VAULT_TOKEN",
+      "DBUS_SESSION_BUS_ADDRESS — the Secret Service session for the keychain check",
+    ],
+    examples: ["tokenctl doctor", "tokenctl doctor --json", "tokenctl doctor --vault-addr https://vault.example.com:8200"],
+  }),
   args: {
     ...daemonClientArgs,
-    "vault-addr": { type: "string", valueHint: "url", description: "Vault address to check (env VAULT_ADDR; unset: Vault is skipped)" },
-    "vault-token-file": { type: "string", valueHint: "path", description: "Vault token file (env VAULT_TOKEN_FILE, then VAULT_TOKEN)" },
+    "vault-addr": { type: "string", valueHint: "url", description: "Vault address to check (env VAULT_ADDR; default: none, and Vault is skipped)" },
+    "vault-token-file": { type: "string", valueHint: "path", description: "Vault token file (env VAULT_TOKEN_FILE, then VAULT_TOKEN; default: none)" },
     timeout: { type: "string", valueHint: "duration", description: "Per daemon/Vault request (default 5s)" },
     ...commonArgs,
   },

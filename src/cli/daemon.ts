@@ -26,12 +26,14 @@ export default defineCommand({
     "max-frame": { type: "string", valueHint: "bytes", description: `Longest accepted line (default ${DEFAULT_MAX_FRAME})` },
     "auth-timeout": { type: "string", valueHint: "duration", description: `Time allowed to authenticate, e.g. 5s or 250ms (default ${DEFAULT_AUTH_TIMEOUT_MS / 1000}s)` },
     "max-connections": { type: "string", valueHint: "n", description: `Open connections allowed at once (default ${DEFAULT_MAX_CONNECTIONS})` },
+    "reap-interval": { type: "string", valueHint: "duration", description: "Time between passes of the session reaper, which drops sessions whose process is gone (default 30s)" },
     ...commonArgs,
   },
   async run({ args }) {
     const maxFrame = parseCount("--max-frame", args["max-frame"]);
     const maxConnections = parseCount("--max-connections", args["max-connections"]);
     const authTimeoutMs = args["auth-timeout"] === undefined ? undefined : parseDuration("--auth-timeout", args["auth-timeout"]);
+    const reapIntervalMs = args["reap-interval"] === undefined ? undefined : parseDuration("--reap-interval", args["reap-interval"]);
     const { resolveDaemonPaths } = await import("../daemon/paths.ts");
     const { startDaemon } = await import("../daemon/server.ts");
     const { loadExtensions } = await import("../daemon/extensions.ts");
@@ -50,7 +52,7 @@ export default defineCommand({
         maxFrame,
         maxConnections,
         authTimeoutMs,
-        extensions: await loadExtensions(),
+        extensions: await loadExtensions({ reapIntervalMs }),
         log: log(),
       });
       if (args.json) printJson({ socket: daemon.socketPath, tokenFile: daemon.tokenFile, pid: daemon.pid });

@@ -21,6 +21,7 @@ export const root = defineCommand({
     exec: () => load(import("./exec.ts")),
     vault: () => load(import("./vault.ts")),
     completion: () => load(import("./completion.ts")),
+    session: () => load(import("./session.ts")),
   },
 });
 

@@ -4,8 +4,14 @@
  */
 import type { DaemonExtension } from "./extension.ts";
 
+/** Daemon-command flags that configure extensions. */
+export interface ExtensionOptions {
+  /** --reap-interval: time between two passes of the session reaper. */
+  reapIntervalMs?: number;
+}
+
 /** Every extension the daemon command starts, in the order their authenticate() is tried. */
-export async function loadExtensions(): Promise<DaemonExtension[]> {
-  const { oauthExtension } = await import("../oauth/extension.ts");
-  return [oauthExtension()];
+export async function loadExtensions(options: ExtensionOptions = {}): Promise<DaemonExtension[]> {
+  const [{ createSessionExtension }, { oauthExtension }] = await Promise.all([import("../session/extension.ts"), import("../oauth/extension.ts")]);
+  return [createSessionExtension({ reapIntervalMs: options.reapIntervalMs }), oauthExtension()];
 }

@@ -1,0 +1,207 @@
+/**
+ * Sessions inside the daemon: the `session.*` requests, session authentication, the dead-pid
+ * reaper and persistence of the registry. The daemon knows none of this; it only honours the
+ * DaemonExtension contract (src/daemon/extension.ts).
+ */
+import type { ConnectionInfo, DaemonApi, DaemonExtension, Message } from "../daemon/extension.ts";
+import { AuthRefusedError, NotFoundError, TokenctlError } from "../errors.ts";
+import {
+  DEFAULT_SCOPE,
+  type RegistryStore,
+  type SessionRecord,
+  SessionRegistry,
+  checkScope,
+  defaultRegistryFile,
+  fileRegistryStore,
+  pidAlive,
+} from "./registry.ts";
+import { isSessionToken } from "./token.ts";
+
+/**
+ * Refusals the session handlers send (as the error frame's message). The client maps a message
+ * starting with one of these to AuthRefusedError (exit 4); do not reword them.
+ */
+export const SessionWireError = {
+  needsCredential: "Not allowed: this request needs the daemon token or a session token",
+  sessionEnded: "Not allowed: the session this connection authenticated as has ended",
+  otherScope: "Not allowed: a session may only revoke sessions of its own scope",
+} as const;
+
+/** Default time between two reaper passes. */
+export const DEFAULT_REAP_INTERVAL_MS = 30_000;
+
+export interface SessionExtensionOptions {
+  registry?: SessionRegistry;
+  /** Where the registry persists; default $XDG_STATE_HOME/tokenctl/sessions.json. null: memory only. */
+  store?: RegistryStore | null;
+  reapIntervalMs?: number;
+  isAlive?: (pid: number) => boolean;
+  /** Changes within this many ms are written in one save (0: save after every change). */
+  saveDelayMs?: number;
+}
+
+/** The session a connection authenticated as, if it did so with a session token. */
+function identityOf(conn: ConnectionInfo): SessionRecord | undefined {
+  const id = conn.identity;
+  return id && typeof id.id === "string" && typeof id.scope === "string" ? (id as unknown as SessionRecord) : undefined;
+}
+
+/**
+ * The scope a request acts in: an explicit `scope` wins; otherwise a session-authenticated
+ * connection acts in its session's scope; a daemon-token connection acts in every scope (undefined).
+ * Other extensions use this too, so scoping means the same everywhere.
+ */
+export function effectiveScope(message: Message, conn: ConnectionInfo): string | undefined {
+  if (message.scope !== undefined && message.scope !== null) return checkScope(message.scope);
+  return conn.admin ? undefined : identityOf(conn)?.scope;
+}
+
+export interface SessionExtension extends DaemonExtension {
+  readonly registry: SessionRegistry;
+  /** Run one reaper pass now; returns the dropped sessions. */
+  reap(): SessionRecord[];
+  /** Write the registry now if it changed since the last save. */
+  flush(): void;
+}
+
+/** Build the session extension; the daemon calls start() and stop(). */
+export function createSessionExtension(options: SessionExtensionOptions = {}): SessionExtension {
+  const registry = options.registry ?? new SessionRegistry();
+  const isAlive = options.isAlive ?? pidAlive;
+  const reapIntervalMs = options.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS;
+  const saveDelayMs = options.saveDelayMs ?? 20;
+  let store: RegistryStore | null | undefined = options.store;
+  let api: DaemonApi | undefined;
+  let reapTimer: ReturnType<typeof setInterval> | undefined;
+  let saveTimer: ReturnType<typeof setTimeout> | undefined;
+  let savedGeneration = registry.generation;
+  let lastReapAt: string | undefined;
+  let reapedTotal = 0;
+
+  const publish = (topic: string, data: unknown) => api?.publish(topic, data);
+
+  function flush(): void {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = undefined;
+    if (!store || registry.generation === savedGeneration) return;
+    const generation = registry.generation;
+    try {
+      store.save(registry.snapshot());
+      savedGeneration = generation;
+    } catch (e) {
+      // Keep serving from memory; the next change tries again.
+      api?.log.error(`Could not save the session registry: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  function changed(): void {
+    if (!store) return;
+    if (saveDelayMs <= 0) return flush();
+    saveTimer ??= setTimeout(flush, saveDelayMs);
+  }
+
+  function reap(): SessionRecord[] {
+    const dead = registry.reap(isAlive);
+    lastReapAt = new Date().toISOString();
+    reapedTotal += dead.length;
+    for (const session of dead) publish("session.ended", { session, reason: "reaped" });
+    if (dead.length) {
+      api?.log.info(`Reaper dropped ${dead.length} session(s) whose process is gone`);
+      changed();
+    }
+    return dead;
+  }
+
+  function requireCaller(conn: ConnectionInfo): SessionRecord | undefined {
+    if (conn.admin) return undefined;
+    const me = identityOf(conn);
+    if (!me) throw new AuthRefusedError(SessionWireError.needsCredential);
+    // The connection outlives nothing: a session revoked or reaped since it authenticated is over.
+    if (!registry.get(me.id)) throw new AuthRefusedError(SessionWireError.sessionEnded);
+    return me;
+  }
+
+  const handlers: Record<string, (m: Message, c: ConnectionInfo) => Message> = {
+    "session.register"(m, conn) {
+      const me = requireCaller(conn);
+      const scope = effectiveScope(m, conn) ?? me?.scope ?? DEFAULT_SCOPE;
+      const session = registry.register({ token: m.token, name: m.name, scope, pid: m.pid, cwd: m.cwd });
+      publish("session.registered", { session });
+      changed();
+      return { session };
+    },
+    "session.resolve"(m, conn) {
+      const me = requireCaller(conn);
+      if (m.token === undefined && me) return { session: registry.get(me.id) ?? null };
+      if (m.token === undefined) throw new TokenctlError("session.resolve needs a token (or a session-authenticated connection)");
+      return { session: registry.resolve(m.token) ?? null };
+    },
+    "session.list"(m, conn) {
+      requireCaller(conn);
+      const scope = effectiveScope(m, conn);
+      return { scope: scope ?? null, sessions: registry.list(scope) };
+    },
+    "session.revoke"(m, conn) {
+      const me = requireCaller(conn);
+      // `id` is the protocol's request id (echoed in the answer), so the session is named by
+      // `sessionId`; a string `id` is accepted too, for raw clients that send no request id.
+      const sessionId = typeof m.sessionId === "string" ? m.sessionId : typeof m.id === "string" ? m.id : undefined;
+      const target = sessionId === undefined ? undefined : registry.get(sessionId);
+      if (!target) return { session: null };
+      // A session may end sessions of its own scope (itself included); only the daemon token ends any.
+      if (me && target.scope !== me.scope)
+        throw new AuthRefusedError(`${SessionWireError.otherScope} (yours: ${me.scope}, session ${target.id}: ${target.scope})`);
+      let session: SessionRecord;
+      try {
+        session = registry.revoke(target.id);
+      } catch (e) {
+        if (e instanceof NotFoundError) return { session: null };
+        throw e;
+      }
+      publish("session.ended", { session, reason: "revoked" });
+      changed();
+      return { session };
+    },
+  };
+
+  return {
+    name: "session",
+    registry,
+    reap,
+    flush,
+    handlers,
+    authenticate(message) {
+      if (!isSessionToken(message.session)) return undefined;
+      return registry.resolve(message.session) as Message | undefined;
+    },
+    status() {
+      const { total, byScope } = registry.counts();
+      return { sessions: total, byScope, reapIntervalMs, lastReapAt: lastReapAt ?? null, reaped: reapedTotal, persisted: Boolean(store) };
+    },
+    start(daemonApi) {
+      api = daemonApi;
+      if (store === undefined) store = fileRegistryStore(defaultRegistryFile(), (msg) => api?.log.warn(msg));
+      if (store) {
+        const snapshot = store.load();
+        if (snapshot !== undefined) {
+          try {
+            const { loaded, skipped } = registry.restore(snapshot);
+            api.log.info(`Loaded ${loaded} session(s) from the registry file${skipped ? `, skipped ${skipped} malformed` : ""}`);
+          } catch (e) {
+            api.log.warn(`Ignoring the saved session registry: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        savedGeneration = registry.generation;
+      }
+      reap();
+      reapTimer = setInterval(reap, reapIntervalMs);
+      reapTimer.unref?.();
+    },
+    stop() {
+      if (reapTimer) clearInterval(reapTimer);
+      reapTimer = undefined;
+      flush();
+      api = undefined;
+    },
+  };
+}

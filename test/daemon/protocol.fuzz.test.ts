@@ -97,7 +97,7 @@ describe("parseMessage over arbitrary lines", () => {
           expect(parseTopics(parsed.message.topics)).toHaveProperty("ok");
           expect(parsePublish(parsed.message)).toHaveProperty("ok");
         } else {
-          expect([WireError.invalidJson, WireError.invalidMessage]).toContain(parsed.error);
+          expect<string[]>([WireError.invalidJson, WireError.invalidMessage]).toContain(parsed.error);
         }
       }),
       { numRuns: RUNS },

@@ -8,7 +8,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { UsageError } from "../../src/errors.ts";
-import { SessionRegistry } from "../../src/session/registry.ts";
+import { type RegisterInput, SessionRegistry } from "../../src/session/registry.ts";
 import { hashToken, isSessionToken, mintToken, readSessionToken, tokenProblem } from "../../src/session/token.ts";
 import { anyString, anyValue, invalidUtf8, looseRecord, nastyString, RUNS } from "../support/fuzz.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -75,7 +75,7 @@ describe("session registry inputs", () => {
     fc.assert(
       fc.property(fc.array(input, { minLength: 1, maxLength: 4 }), (inputs) => {
         const registry = new SessionRegistry();
-        for (const input of inputs) {
+        for (const input of inputs as RegisterInput[]) {
           const before = registry.size;
           try {
             const record = registry.register(input);

@@ -89,7 +89,15 @@ export function parseProfiles(text: string, path: string): Record<string, Profil
         (p as Record<string, string>)[k] = v;
       }
     }
-    if (p.store) parseStoreSpec(p.store);
+    if (p.store) {
+      try {
+        parseStoreSpec(p.store);
+      } catch (e) {
+        // Say which file and profile hold the bad store, as every other check here does.
+        if (e instanceof UsageError) throw new UsageError(`${at}.store: ${e.message}`, { cause: e, hint: e.hint });
+        throw e;
+      }
+    }
     for (const k of ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint"] as const) if (p[k]) checkUrl(p[k]!, `${at}.${k}`);
     out[name] = p;
   }

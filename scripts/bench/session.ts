@@ -143,12 +143,25 @@ const base = sizes[0]!;
 const b = { inProc: median(base.inProc), socket: withDaemon ? median(base.socket) : NaN };
 console.log(`session.resolve latency, median of ${ROUNDS} alternating rounds (${IN_PROCESS_PER_ROUND} in-process / ${SOCKET_PER_ROUND} socket lookups each)`);
 console.log(`ratio = this size / the ${base.n}-session baseline; target <= 1.20\n`);
-const head = ["sessions", "in-process ns", "ratio", ...(withDaemon ? ["socket µs", "ratio"] : []), "register/s in-process", ...(withDaemon ? ["register/s socket"] : [])];
+// The best round too: on a shared machine other load only ever adds time, so the minimum is the
+// steadiest estimate of the intrinsic cost; the median is what a caller typically sees.
+const best = (xs: number[]) => Math.min(...xs);
+const bb = { inProc: best(base.inProc), socket: withDaemon ? best(base.socket) : NaN };
+const head = [
+  "sessions",
+  "in-process ns",
+  "ratio",
+  "best ratio",
+  ...(withDaemon ? ["socket µs", "ratio", "best ratio"] : []),
+  "register/s in-process",
+  ...(withDaemon ? ["register/s socket"] : []),
+];
 const table = sizes.map((s) => [
   String(s.n),
   fmt(median(s.inProc), 0),
   fmt(median(s.inProc) / b.inProc),
-  ...(withDaemon ? [fmt(median(s.socket), 1), fmt(median(s.socket) / b.socket)] : []),
+  fmt(best(s.inProc) / bb.inProc),
+  ...(withDaemon ? [fmt(median(s.socket), 1), fmt(median(s.socket) / b.socket), fmt(best(s.socket) / bb.socket)] : []),
   s.n >= 10_000 ? fmt(s.regPerSec, 0) : "-",
   ...(withDaemon ? [s.n >= 10_000 ? fmt(s.socketRegPerSec!, 0) : "-"] : []),
 ]);

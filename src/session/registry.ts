@@ -7,10 +7,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { NotFoundError, UsageError, errnoCode } from "../errors.ts";
 import { type Env, stateDir } from "../fs/paths.ts";
-import { readSecretFile, writeSecretFile } from "../fs/secure.ts";
+import { type FileLock, tryLock } from "../fs/lock.ts";
+import { ensurePrivateDir, readSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { hashToken, isSessionToken } from "./token.ts";
 
 /** Scope given to sessions registered without one. */
@@ -259,6 +260,15 @@ const MAX_REGISTRY_BYTES = 256 * 1024 * 1024;
 
 /** Where the registry persists: a small interface so tests can pass their own. */
 export interface RegistryStore {
+  /** Where it is, for messages. */
+  readonly where?: string;
+  /**
+   * Become the only writer; false when another daemon already is (two daemons on different
+   * sockets sharing one state dir must not overwrite each other's sessions).
+   */
+  claim?(): boolean;
+  /** Give up being the writer. */
+  release?(): void;
   /** The saved snapshot, or undefined when nothing was saved yet. */
   load(): unknown;
   save(snapshot: RegistrySnapshot): void;
@@ -269,7 +279,18 @@ export interface RegistryStore {
  * is not JSON is moved aside (never overwritten) and reported by `onCorrupt`.
  */
 export function fileRegistryStore(path: string, onCorrupt: (message: string) => void = () => {}): RegistryStore {
+  let held: FileLock | undefined;
   return {
+    where: path,
+    claim() {
+      ensurePrivateDir(dirname(path));
+      held ??= tryLock(`${path}.lock`);
+      return held !== undefined;
+    },
+    release() {
+      held?.release();
+      held = undefined;
+    },
     load() {
       let text: string;
       try {

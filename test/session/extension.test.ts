@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
 import type { ConnectionInfo, DaemonApi, Message } from "../../src/daemon/extension.ts";
-import { createSessionExtension, effectiveScope } from "../../src/session/extension.ts";
+import { createSessionExtension, effectiveScope, nextSaveDelay } from "../../src/session/extension.ts";
 import { type RegistrySnapshot, fileRegistryStore } from "../../src/session/registry.ts";
 import { hashToken, mintToken } from "../../src/session/token.ts";
 
@@ -194,6 +194,32 @@ describe("persistence", () => {
     second.ext.stop!();
     const saved = JSON.parse(readFileSync(path, "utf8")) as RegistrySnapshot;
     expect(saved.sessions.map((s) => s.record.id)).toEqual([live.session.id]);
+  });
+
+  it("a second daemon sharing the state dir keeps memory only and never overwrites the first's file", () => {
+    const path = join(tempDir(), "state", "sessions.json");
+    const first = setup({ store: fileRegistryStore(path), saveDelayMs: 0 });
+    const mine = first.register();
+    const second = setup({ store: fileRegistryStore(path), saveDelayMs: 0 });
+    expect(second.logs.some((l) => l.includes("memory only"))).toBe(true);
+    second.register();
+    second.ext.stop!();
+    const saved = JSON.parse(readFileSync(path, "utf8")) as RegistrySnapshot;
+    expect(saved.sessions.map((s) => s.record.id)).toEqual([mine.session.id]);
+    first.ext.stop!();
+    // Released on stop: the next daemon owns it again.
+    const third = setup({ store: fileRegistryStore(path) });
+    expect(third.call("session.resolve", { token: mine.token })).toEqual({ session: mine.session });
+    third.ext.stop!();
+  });
+
+  it.each([
+    [20, 0, 20],
+    [20, 2, 20],
+    [20, 100, 400],
+    [0, 0.1, 1],
+  ])("nextSaveDelay(%d ms, last save %d ms) = %d ms", (delay, last, expected) => {
+    expect(nextSaveDelay(delay, last)).toBe(expected);
   });
 
   it("coalesces saves and flushes on stop", async () => {

@@ -72,7 +72,8 @@ export function parseProfiles(text: string, path: string): Record<string, Profil
   const profiles = doc.oauth.profiles;
   if (profiles === undefined) return {};
   if (!isObj(profiles)) throw new UsageError(`${path}: expected "oauth.profiles" to be an object of profiles by name`);
-  const out: Record<string, ProfileSettings> = {};
+  // No prototype: a profile named "__proto__" (a valid name) must be stored, not set the prototype.
+  const out: Record<string, ProfileSettings> = Object.create(null);
   for (const [name, raw] of Object.entries(profiles)) {
     const at = `${path}: oauth.profiles.${name}`;
     if (!isObj(raw)) throw new UsageError(`${at}: expected an object`);
@@ -89,7 +90,15 @@ export function parseProfiles(text: string, path: string): Record<string, Profil
         (p as Record<string, string>)[k] = v;
       }
     }
-    if (p.store) parseStoreSpec(p.store);
+    if (p.store) {
+      try {
+        parseStoreSpec(p.store);
+      } catch (e) {
+        // Say which file and profile hold the bad store, as every other check here does.
+        if (e instanceof UsageError) throw new UsageError(`${at}.store: ${e.message}`, { cause: e, hint: e.hint });
+        throw e;
+      }
+    }
     for (const k of ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint"] as const) if (p[k]) checkUrl(p[k]!, `${at}.${k}`);
     out[name] = p;
   }
@@ -103,7 +112,9 @@ export function resolveProfile(flags: ProfileFlags, env: Env = process.env, read
   const name = flags.profile || DEFAULT_PROFILE;
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`Profile name "${name}" is not valid: expected letters, digits, '.', '_' or '-'`);
   // A missing config file is fine: a script can pass every setting by flag.
-  const base: ProfileSettings = read(configPath(env))[name] ?? {};
+  // Own entries only: "constructor" or "__proto__" must not find Object.prototype's members.
+  const profiles = read(configPath(env));
+  const base: ProfileSettings = (Object.hasOwn(profiles, name) ? profiles[name] : undefined) ?? {};
   const p: ProfileSettings = {
     ...base,
     ...(flags.issuer ? { issuer: flags.issuer } : {}),

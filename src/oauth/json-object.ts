@@ -5,7 +5,11 @@
  * own exactly as it was: other programs (e.g. Claude Code) own those keys.
  */
 
-interface Span {
+interface Member {
+  key: string;
+  /** Offset of the key's opening quote. */
+  keyStart: number;
+  /** The value's span. */
   start: number;
   end: number;
 }
@@ -48,23 +52,27 @@ function skipValue(text: string, i: number): number {
   return i;
 }
 
-/** Spans of each top-level member's value, by key (the last duplicate wins, as in JSON.parse). */
-function members(text: string): { values: Map<string, Span>; open: number; close: number } {
-  const values = new Map<string, Span>();
+/**
+ * Every top-level member in text order, duplicates included (JSON allows them; JSON.parse keeps
+ * the last), and the offsets of '{' and '}'.
+ */
+function members(text: string): { list: Member[]; open: number; close: number } {
+  const list: Member[] = [];
   let i = skipWs(text, 0);
   const open = i;
   i = skipWs(text, i + 1);
   while (text[i] === '"') {
+    const keyStart = i;
     const keyEnd = skipString(text, i);
     const key = JSON.parse(text.slice(i, keyEnd)) as string;
     i = skipWs(text, keyEnd);
     i = skipWs(text, i + 1); // past ':'
     const end = skipValue(text, i);
-    values.set(key, { start: i, end });
+    list.push({ key, keyStart, start: i, end });
     i = skipWs(text, end);
     if (text[i] === ",") i = skipWs(text, i + 1);
   }
-  return { values, open, close: i };
+  return { list, open, close: i };
 }
 
 /** The indentation unit the file uses ("" when it is on one line). */
@@ -78,39 +86,47 @@ function indentOf(text: string): string {
  * Other members keep their exact bytes; a new key is appended at the end.
  */
 export function setMember(text: string, key: string, value: unknown): string {
-  const { values, open, close } = members(text);
+  // Earlier duplicates of `key` would keep old values (old secrets) in the file: drop them first.
+  let { list, open, close } = members(text);
+  while (list.filter((m) => m.key === key).length > 1) {
+    text = removeAt(text, list, open, close, list.findIndex((m) => m.key === key));
+    ({ list, open, close } = members(text));
+  }
   const unit = indentOf(text);
   const pretty = unit !== "" || text.slice(open, close).includes("\n");
   const serialized = pretty
     ? JSON.stringify(value, null, unit || 2).replace(/\n/g, `\n${unit || "  "}`)
     : JSON.stringify(value);
-  const span = values.get(key);
+  const span = list.find((m) => m.key === key);
   if (span) return text.slice(0, span.start) + serialized + text.slice(span.end);
   const member = `${JSON.stringify(key)}:${pretty ? " " : ""}${serialized}`;
-  if (values.size === 0) {
+  if (list.length === 0) {
     return pretty
       ? `${text.slice(0, open)}{\n${unit || "  "}${member}\n}${text.slice(close + 1)}`
       : `${text.slice(0, open)}{${member}}${text.slice(close + 1)}`;
   }
   // Insert after the last member's value, before any whitespace preceding '}'.
-  let last = 0;
-  for (const s of values.values()) last = Math.max(last, s.end);
+  const last = list[list.length - 1]!.end;
   const sep = pretty ? `,\n${unit || "  "}` : ",";
   return text.slice(0, last) + sep + member + text.slice(last);
 }
 
-/** `text` without member `key` (other members' bytes unchanged); the same text when absent. */
-export function deleteMember(text: string, key: string): string {
-  const { values, open, close } = members(text);
-  if (!values.has(key)) return text;
-  const ordered = [...values.entries()].sort((a, b) => a[1].start - b[1].start);
-  const idx = ordered.findIndex(([k]) => k === key);
-  const span = ordered[idx]![1];
-  // A key starts at the first '"' after the previous member's value (or after '{').
-  const keyStart = (i: number) => text.indexOf('"', i > 0 ? ordered[i - 1]![1].end : open + 1);
-  if (idx < ordered.length - 1) return text.slice(0, keyStart(idx)) + text.slice(keyStart(idx + 1));
+/** `text` without the member at index `idx` of `list` (other members' bytes unchanged). */
+function removeAt(text: string, list: Member[], open: number, close: number, idx: number): string {
+  // Not last: from its key to the next key (its comma goes with it).
+  if (idx < list.length - 1) return text.slice(0, list[idx]!.keyStart) + text.slice(list[idx + 1]!.keyStart);
   // Last member: drop from the previous value's end (its comma goes too) to this value's end.
-  const from = idx > 0 ? ordered[idx - 1]![1].end : open + 1;
-  const tail = text.slice(span.end, close);
+  const from = idx > 0 ? list[idx - 1]!.end : open + 1;
+  const tail = text.slice(list[idx]!.end, close);
   return text.slice(0, from) + (idx > 0 ? tail : tail.trimStart()) + text.slice(close);
+}
+
+/** `text` without member `key`, every duplicate of it included; the same text when absent. */
+export function deleteMember(text: string, key: string): string {
+  for (;;) {
+    const { list, open, close } = members(text);
+    const idx = list.findIndex((m) => m.key === key);
+    if (idx === -1) return text;
+    text = removeAt(text, list, open, close, idx);
+  }
 }

@@ -159,8 +159,9 @@ export class SessionRegistry {
 
   /** Session counts, total and per scope. */
   counts(): { total: number; byScope: Record<string, number> } {
-    const byScope: Record<string, number> = {};
-    for (const [scope, ids] of this.idsByScope) byScope[scope] = ids.size;
+    // fromEntries defines own properties: assigning byScope["__proto__"] (a valid scope) would
+    // hit the prototype setter and drop the count.
+    const byScope: Record<string, number> = Object.fromEntries([...this.idsByScope].map(([scope, ids]) => [scope, ids.size]));
     return { total: this.byHash.size, byScope };
   }
 

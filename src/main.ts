@@ -11,6 +11,13 @@ import { root as main } from "./cli/root.ts";
 
 type AnyCommand = CommandDef<ArgsDef>;
 
+/** Commands scripts call in loops, run without citty's parser (src/cli/direct.ts). */
+const DIRECT: Record<string, () => Promise<AnyCommand>> = {
+  "token get": async () => (await import("./cli/token.ts")).get as AnyCommand,
+  "token headers": async () => (await import("./cli/token.ts")).headers as AnyCommand,
+  "oauth token": async () => (await import("./cli/oauth.ts")).token as AnyCommand,
+};
+
 async function resolve<T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
   return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
 }
@@ -71,9 +78,10 @@ export async function run(argv: string[]): Promise<number> {
   const end = argv.indexOf("--");
   const flags = end === -1 ? argv : argv.slice(0, end);
   try {
-    if (argv[0] === "token" && (argv[1] === "get" || argv[1] === "headers") && !flags.includes("--help") && !flags.includes("-h")) {
-      const { runFast } = await import("./cli/token.ts");
-      if (await runFast(argv[1], argv.slice(2))) return ExitCode.ok;
+    const direct = DIRECT[`${argv[0]} ${argv[1]}`];
+    if (direct && !flags.includes("--help") && !flags.includes("-h")) {
+      const { runDirect } = await import("./cli/direct.ts");
+      if (await runDirect(await direct(), argv.slice(2))) return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
     }
     const { chain, rest } = await resolveChain(main, argv);
     const cmd = chain[chain.length - 1]!;

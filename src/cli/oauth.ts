@@ -133,7 +133,7 @@ export async function obtainToken(
   return { accessToken: got.record.accessToken, expiresAt: got.record.expiresAt, scopes: got.record.scopes, source: got.source };
 }
 
-const token = defineCommand({
+export const token = defineCommand({
   meta: helpMeta({
     name: "token",
     description: "Print a valid access token, refreshing it first when it expires within --min-valid",

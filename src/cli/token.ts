@@ -1,5 +1,4 @@
 /** `tokenctl token get|headers|set`: thin wrappers over src/token. */
-import { parseArgs } from "node:util";
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, ENV, helpMeta } from "./_shared.ts";
 import { printJson, printResult } from "./output.ts";
@@ -57,7 +56,7 @@ async function runHeaders(args: ReadArgs): Promise<void> {
   else printResult(formatHeaderLines(list));
 }
 
-const get = defineCommand({
+export const get = defineCommand({
   meta: helpMeta({
     name: "get",
     description: "Print this process's session token (env, then inherited fd, then file)",
@@ -68,7 +67,7 @@ const get = defineCommand({
   run: ({ args }) => runGet(args),
 });
 
-const headers = defineCommand({
+export const headers = defineCommand({
   meta: helpMeta({
     name: "headers",
     description: "Print the HTTP headers carrying the token, one per line (for curl -H @-)",
@@ -82,27 +81,6 @@ const headers = defineCommand({
   run: ({ args }) => runHeaders(args),
 });
 
-/**
- * `token get` and `token headers` without citty: scripts call them in loops, and running citty's
- * parser costs ~2 ms and ~8 MiB of a ~9 ms, ~32 MiB start (scripts/bench/token.ts). Same flag
- * definitions, parsed strictly by node:util; returns false (caller falls back to citty, which
- * reports the problem properly) for anything it does not recognise.
- */
-export async function runFast(sub: string, args: string[]): Promise<boolean> {
-  const defs = { ...sourceArgs, ...commonArgs };
-  const options = Object.fromEntries(Object.entries(defs).map(([k, d]) => [k, { type: d.type === "boolean" ? ("boolean" as const) : ("string" as const) }]));
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values;
-  } catch {
-    return false;
-  }
-  const parsed = values as ReadArgs;
-  if (sub === "get") await runGet(parsed);
-  else if (sub === "headers") await runHeaders(parsed);
-  else return false;
-  return true;
-}
 
 const set = defineCommand({
   meta: helpMeta({

@@ -10,8 +10,10 @@ import {
   constants,
   fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   statSync,
@@ -163,6 +165,29 @@ export function writeSecretFile(path: string, data: string | Uint8Array): void {
     throw new TokenctlError(`Could not write ${path} (${errnoCode(e) ?? "unknown error"})`, { cause: e });
   }
   fsyncDir(dir);
+  removeStaleTemps(dir, basename(path));
+}
+
+/** A temp file older than this was left by a writer that died (SIGKILL between open and rename). */
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * Best effort: remove `.<name>.<hex>.tmp` siblings left by killed writers. Only old ones, so a
+ * concurrent writer's temp file (alive for milliseconds) is never touched.
+ */
+function removeStaleTemps(dir: string, name: string): void {
+  const prefix = `.${name}.`;
+  try {
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    for (const entry of readdirSync(dir)) {
+      if (!entry.startsWith(prefix) || !/^\.[0-9a-f]{12}\.tmp$/.test(entry.slice(prefix.length - 1))) continue;
+      const p = join(dir, entry);
+      const st = lstatSync(p);
+      if (st.isFile() && st.mtimeMs < cutoff && st.uid === uid()) unlinkSync(p);
+    }
+  } catch {
+    // Cleanup is a courtesy; the write itself already succeeded.
+  }
 }
 
 /** Create `path` exclusively (O_EXCL, no symlink followed) with mode 0600; fails if it exists. */

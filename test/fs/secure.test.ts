@@ -142,3 +142,19 @@ describe("createSecretFileExclusive", () => {
     expect(existsSync(p)).toBe(true);
   });
 });
+
+describe("stale temp files", () => {
+  test("a killed writer's old temp file is removed by the next write; a fresh one is left alone", () => {
+    const dir = tempDir();
+    const p = join(dir, "tok");
+    const stale = join(dir, ".tok.0123456789ab.tmp");
+    const fresh = join(dir, ".tok.ba9876543210.tmp");
+    const other = join(dir, ".other.0123456789ab.tmp");
+    for (const f of [stale, fresh, other]) writeFileSync(f, "half", { mode: 0o600 });
+    const old = new Date(Date.now() - 5 * 60_000);
+    require("node:fs").utimesSync(stale, old, old);
+    require("node:fs").utimesSync(other, old, old);
+    writeSecretFile(p, "v");
+    expect(readdirSync(dir).sort()).toEqual([".other.0123456789ab.tmp", ".tok.ba9876543210.tmp", "tok"]);
+  });
+});

@@ -2,7 +2,7 @@
 import { afterEach, describe as describeAll, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, childEnv, runBin } from "../support/bin.ts";
+import { BIN, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
 import { authedPeer, rawConnect } from "../support/peer.ts";
 import { tempDir } from "../support/tmp.ts";
 
@@ -30,17 +30,8 @@ interface Daemon {
 
 /** Start `tokenctl daemon --json` and wait for its ready line. */
 async function daemon(extra: string[] = [], env: Record<string, string> = { XDG_RUNTIME_DIR: tempDir() }): Promise<Daemon> {
-  const proc = Bun.spawn([BIN, "daemon", "--json", ...extra], { env: childEnv(env), stdout: "pipe", stderr: "pipe" });
+  const { proc, ready } = await spawnDaemon(extra, env);
   procs.push(proc);
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`daemon exited before ready: ${await new Response(proc.stderr as ReadableStream).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const ready = JSON.parse(text.trim());
   return { proc, socket: ready.socket, tokenFile: ready.tokenFile, env, stderr: () => new Response(proc.stderr as ReadableStream).text() };
 }
 

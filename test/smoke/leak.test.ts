@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe as describeAll, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, childEnv } from "../support/bin.ts";
+import { BIN, spawnDaemon } from "../support/bin.ts";
 import { hexMarker, LeakGuard, marker, scan } from "../support/leak.ts";
 import { loginWithBinary } from "../support/login.ts";
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
@@ -56,17 +56,8 @@ interface Daemon {
 
 /** `tokenctl daemon --json` under the guard: its token becomes a secret; its cmdline and stderr are scanned. */
 async function startDaemon(g: LeakGuard, env: Record<string, string>): Promise<Daemon> {
-  const proc = Bun.spawn([BIN, "daemon", "--json"], { env: childEnv({ PATH: g.path(), ...env }), stdout: "pipe", stderr: "pipe" });
+  const { proc, line: text, ready } = await spawnDaemon([], { PATH: g.path(), ...env });
   procs.push(proc);
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`daemon exited before ready: ${await new Response(proc.stderr as ReadableStream).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const ready = JSON.parse(text.trim());
   g.record("stdout of tokenctl daemon --json", text);
   g.secret("daemon-token", readFileSync(ready.tokenFile, "utf8").trim());
   g.holds(ready.tokenFile, "the daemon token file: its job is to hold the daemon token");

@@ -2,7 +2,7 @@
 import { afterEach, describe as describeAll, expect, it } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BIN, type BinResult, childEnv, runBin } from "../support/bin.ts";
+import { BIN, type BinResult, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
 import { tempDir } from "../support/tmp.ts";
 
 // Skipped in `npm test`'s first pass, before dist/tokenctl is built (as test/smoke/daemon.test.ts).
@@ -41,16 +41,8 @@ async function daemon(extra: string[] = [], dirs?: { runtime: string; state: str
   const runtime = dirs?.runtime ?? tempDir();
   const state = dirs?.state ?? tempDir();
   const env = { XDG_RUNTIME_DIR: runtime, XDG_STATE_HOME: state };
-  const proc = Bun.spawn([BIN, "daemon", "--json", ...extra], { env: childEnv(env), stdout: "pipe", stderr: "pipe" });
+  const { proc } = await spawnDaemon(extra, env);
   procs.push(proc);
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`daemon exited before ready: ${await new Response(proc.stderr as ReadableStream).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
   return {
     proc,
     env,

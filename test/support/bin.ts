@@ -45,3 +45,24 @@ export async function runBin(args: string[], opts: BinOptions = {}): Promise<Bin
   ]);
   return { code, stdout, stderr };
 }
+
+export interface DaemonReady {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  /** The `--json` ready line as printed. */
+  line: string;
+  ready: { socket: string; tokenFile: string; pid: number };
+}
+
+/** Start `dist/tokenctl daemon --json …` and wait for its ready line on stdout. */
+export async function spawnDaemon(args: string[], env: Record<string, string | undefined>): Promise<DaemonReady> {
+  const proc = Bun.spawn([BIN, "daemon", "--json", ...args], { env: childEnv(env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const reader = proc.stdout.getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`daemon exited before ready: ${await new Response(proc.stderr).text()}`);
+    line += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { proc, line, ready: JSON.parse(line.trim()) };
+}

@@ -3,7 +3,7 @@
  * refresh, a Vault restore and session registration, then check what a crash must never leave
  * behind — a half-written or blanked file, lost unrelated keys, a held lock, an unloadable registry.
  */
-import { afterAll, beforeAll, describe as describeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseRecord } from "../../src/oauth/record.ts";
@@ -14,8 +14,6 @@ import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
 import { tempDir } from "../support/tmp.ts";
 import { startVaultServer } from "../support/vault-server.ts";
 
-// `npm test` runs test/ once before the build: skip there rather than fail on a fresh checkout.
-const describe = existsSync(BIN) ? describeAll : describeAll.skip;
 
 /** flock -n on `path` succeeds: nobody holds the lock. */
 async function lockIsFree(path: string): Promise<boolean> {

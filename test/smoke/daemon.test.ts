@@ -1,15 +1,11 @@
 /** `tokenctl daemon`, `call` and `subscribe` through the compiled binary, as shell scripts use them. */
-import { afterEach, describe as describeAll, expect, it } from "bun:test";
+import { afterEach, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
 import { authedPeer, rawConnect } from "../support/peer.ts";
 import { tempDir } from "../support/tmp.ts";
 
-// `npm test` first runs `bun test test/` (before the build) and then the smoke tests after it: skip
-// rather than fail in the first pass on a fresh checkout with no dist/tokenctl yet.
-const built = existsSync(BIN);
-const describe = built ? describeAll : describeAll.skip;
 
 type Proc = ReturnType<typeof Bun.spawn>;
 const procs: Proc[] = [];

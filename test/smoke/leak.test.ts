@@ -4,10 +4,10 @@
  * tokenctl starts (logger, the Vault probe, the browser opener, exec'd commands), and the
  * daemon's /proc/<pid>/cmdline, status and session.list.
  */
-import { afterAll, afterEach, beforeAll, describe as describeAll, expect, it } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, spawnDaemon } from "../support/bin.ts";
+import { spawnDaemon } from "../support/bin.ts";
 import { hexMarker, LeakGuard, marker, scan } from "../support/leak.ts";
 import { loginWithBinary } from "../support/login.ts";
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
@@ -15,8 +15,6 @@ import { rawConnect } from "../support/peer.ts";
 import { tempDir } from "../support/tmp.ts";
 import { startVaultServer, type VaultServer } from "../support/vault-server.ts";
 
-// `npm test` runs test/ once before the build: skip there rather than fail on a fresh checkout.
-const describe = existsSync(BIN) ? describeAll : describeAll.skip;
 
 type Proc = ReturnType<typeof Bun.spawn>;
 const procs: Proc[] = [];

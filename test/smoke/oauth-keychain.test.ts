@@ -3,17 +3,15 @@
  * (skipped visibly otherwise), and against keyrings that fail or hang, where it must fall back to
  * the file store with a warning instead of hanging.
  */
-import { afterAll, beforeAll, describe as describeAll, expect, test } from "bun:test";
-import { existsSync, unlinkSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, runBin } from "../support/bin.ts";
+import { runBin } from "../support/bin.ts";
 import { announceSkip, keychainUnavailableReason } from "../support/keychain.ts";
 import { loginWithBinary } from "../support/login.ts";
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
 import { tempDir } from "../support/tmp.ts";
 
-// `npm test` runs test/ once before the build: skip there rather than fail on a fresh checkout.
-const describe = existsSync(BIN) ? describeAll : describeAll.skip;
 
 const reason = await keychainUnavailableReason();
 announceSkip(reason, "test/smoke/oauth-keychain.test.ts");

@@ -2,17 +2,15 @@
  * The compiled binary against a real oidc-provider on 127.0.0.1: login end to end, the refresh
  * storm, failures that must leave the store untouched, SIGKILL mid-refresh, exec, logout.
  */
-import { afterAll, beforeAll, describe as describeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, childEnv, runBin } from "../support/bin.ts";
+import { BIN, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
 import { loginWithBinary } from "../support/login.ts";
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
 import { tempDir } from "../support/tmp.ts";
 import { tryLock } from "../../src/fs/lock.ts";
 
-// `npm test` runs test/ once before the build: skip there rather than fail on a fresh checkout.
-const describe = existsSync(BIN) ? describeAll : describeAll.skip;
 
 let oidc: OidcServer;
 beforeAll(async () => {
@@ -256,11 +254,8 @@ describe("with the daemon", () => {
     );
     const login = await loginWithBinary(oidc, ["--profile", "work"], env);
     expect(login.code).toBe(0);
-    const proc = Bun.spawn([BIN, "daemon", "--json"], { env: childEnv(env), stdout: "pipe", stderr: "pipe" });
+    const { proc } = await spawnDaemon([], env);
     try {
-      const reader = proc.stdout.getReader();
-      await reader.read(); // the ready line
-      reader.releaseLock();
       const r = await runBin(["oauth", "token", "--json", "--profile", "work"], { env });
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);

@@ -1,12 +1,10 @@
 /** `tokenctl session …` through the compiled binary, against a real `tokenctl daemon`. */
-import { afterEach, describe as describeAll, expect, it } from "bun:test";
+import { afterEach, describe, expect, it } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BIN, type BinResult, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
 import { tempDir } from "../support/tmp.ts";
 
-// Skipped in `npm test`'s first pass, before dist/tokenctl is built (as test/smoke/daemon.test.ts).
-const describe = existsSync(BIN) ? describeAll : describeAll.skip;
 
 type Proc = ReturnType<typeof Bun.spawn>;
 const procs: Proc[] = [];

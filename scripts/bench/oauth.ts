@@ -14,9 +14,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLIENT_ID, startOidc } from "../../test/support/oidc.ts";
+import { CLIENT_ID, loginGrant, startOidc } from "../../test/support/oidc.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
-import { authorizationRequest, exchangeCode, resolveServer } from "../../src/oauth/protocol.ts";
 
 const BIN = join(import.meta.dir, "..", "..", "dist", "tokenctl");
 const N = Number(process.env.BENCH_PROCS ?? 64);
@@ -29,15 +28,7 @@ const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_CONFIG_HOME: join(dir
 /** A fresh grant at the server (login through the dev interactions). */
 async function grant() {
   const profile = resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid", store: "file" }, {}, () => ({}));
-  const server = await resolveServer(profile, { need: "authorize" });
-  let cb!: (u: URL) => void;
-  const got = new Promise<URL>((r) => (cb = r));
-  const l = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (cb(new URL(req.url)), new Response("ok")) });
-  const req = await authorizationRequest(server, `http://127.0.0.1:${l.port}/callback`, ["openid"]);
-  await oidc.driveLogin(req.url.href);
-  const g = await exchangeCode(server, req, await got);
-  l.stop(true);
-  return g;
+  return (await loginGrant(oidc, profile)).grant;
 }
 
 function writeStore(path: string, accessToken: string, refreshToken: string, expiresAt: number) {

@@ -5,8 +5,7 @@ import { join } from "node:path";
 import type { DaemonApi, DaemonExtension } from "../../src/daemon/extension.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
 import { oauthExtension } from "../../src/oauth/extension.ts";
-import { authorizationRequest, exchangeCode, resolveServer } from "../../src/oauth/protocol.ts";
-import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
+import { CLIENT_ID, loginGrant, startOidc, type OidcServer } from "../support/oidc.ts";
 import { tempDir } from "../support/tmp.ts";
 
 let oidc: OidcServer;
@@ -35,14 +34,7 @@ async function configured() {
     JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid"], store: `file:${store}#work` } } } }),
   );
   const profile = resolveProfile({ profile: "work" }, env);
-  const server = await resolveServer(profile, { need: "authorize" });
-  let cb!: (u: URL) => void;
-  const got = new Promise<URL>((r) => (cb = r));
-  const l = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (cb(new URL(req.url)), new Response("ok")) });
-  const req = await authorizationRequest(server, `http://127.0.0.1:${l.port}/callback`, ["openid"]);
-  await oidc.driveLogin(req.url.href);
-  const g = await exchangeCode(server, req, await got);
-  l.stop(true);
+  const { grant: g } = await loginGrant(oidc, profile);
   writeFileSync(store, JSON.stringify({ work: { accessToken: g.accessToken, refreshToken: g.refreshToken, expiresAt: Date.now() + 4000, scopes: ["openid"] } }), { mode: 0o600 });
   return { env, store, stored: () => JSON.parse(readFileSync(store, "utf8")).work };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startOidc, CLIENT_ID, type OidcServer } from "../support/oidc.ts";
+import { startOidc, CLIENT_ID, loginGrant, type OidcServer } from "../support/oidc.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
 import { OAuthServerError, TransientError } from "../../src/oauth/errors.ts";
 import { authorizationRequest, exchangeCode, refresher, resolveServer, revoke } from "../../src/oauth/protocol.ts";
@@ -14,18 +14,9 @@ const profile = () => resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID,
 
 /** Run a login by hand: our own tiny redirect catcher stands in for the CLI's listener. */
 async function login() {
-  const server = await resolveServer(profile(), { need: "authorize" });
-  let resolveCb!: (u: URL) => void;
-  const got = new Promise<URL>((r) => (resolveCb = r));
-  const listener = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (resolveCb(new URL(req.url)), new Response("ok")) });
-  try {
-    const req = await authorizationRequest(server, `http://127.0.0.1:${listener.port}/callback`, ["openid"]);
-    expect(req.url.searchParams.get("code_challenge_method")).toBe("S256");
-    await oidc.driveLogin(req.url.href);
-    return { server, grant: await exchangeCode(server, req, await got) };
-  } finally {
-    listener.stop(true);
-  }
+  const { server, request, grant } = await loginGrant(oidc, profile());
+  expect(request.url.searchParams.get("code_challenge_method")).toBe("S256");
+  return { server, grant };
 }
 
 describe("protocol against oidc-provider", () => {

@@ -2,10 +2,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
-import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
+import { CLIENT_ID, loginGrant, startOidc, type OidcServer } from "../support/oidc.ts";
 import { tempDir } from "../support/tmp.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
-import { authorizationRequest, exchangeCode, refresher, resolveServer } from "../../src/oauth/protocol.ts";
+import { refresher } from "../../src/oauth/protocol.ts";
 import { getValidToken } from "../../src/oauth/refresh.ts";
 import { fileStore } from "../../src/oauth/store.ts";
 import { profileRefresher } from "../../src/oauth/token.ts";
@@ -19,14 +19,7 @@ afterAll(() => oidc.close());
 const profile = () => resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid", store: "file" }, {}, () => ({}));
 
 async function loggedInStore() {
-  const server = await resolveServer(profile(), { need: "authorize" });
-  let cb!: (u: URL) => void;
-  const got = new Promise<URL>((r) => (cb = r));
-  const l = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (cb(new URL(req.url)), new Response("ok")) });
-  const req = await authorizationRequest(server, `http://127.0.0.1:${l.port}/callback`, ["openid"]);
-  await oidc.driveLogin(req.url.href);
-  const grant = await exchangeCode(server, req, await got);
-  l.stop(true);
+  const { server, grant } = await loginGrant(oidc, profile());
   const path = join(tempDir(), "c.json");
   writeFileSync(path, JSON.stringify({ x: 1, p: { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() + 120_000, scopes: [] } }), { mode: 0o600 });
   return { server, store: fileStore(path, "p"), path };

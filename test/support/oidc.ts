@@ -133,3 +133,22 @@ async function driveLogin(issuer: string, start: string): Promise<Response> {
   }
   throw new Error("driveLogin: too many redirects");
 }
+
+/**
+ * A fresh grant for `profile`: authorization request, the login and consent forms driven through
+ * the dev interactions, our own one-shot listener catching the redirect, then the code exchange.
+ */
+export async function loginGrant(oidc: OidcServer, profile: import("../../src/oauth/config.ts").Profile) {
+  const { authorizationRequest, exchangeCode, resolveServer } = await import("../../src/oauth/protocol.ts");
+  const server = await resolveServer(profile, { need: "authorize" });
+  let caught!: (u: URL) => void;
+  const redirected = new Promise<URL>((r) => (caught = r));
+  const listener = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (caught(new URL(req.url)), new Response("ok")) });
+  try {
+    const request = await authorizationRequest(server, `http://127.0.0.1:${listener.port}/callback`, ["openid"]);
+    await oidc.driveLogin(request.url.href);
+    return { server, request, grant: await exchangeCode(server, request, await redirected) };
+  } finally {
+    listener.stop(true);
+  }
+}

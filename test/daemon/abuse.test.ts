@@ -8,6 +8,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { requestOnce } from "../support/peer.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -87,34 +88,6 @@ async function pinger(socketPath: string, token: string): Promise<Pinger> {
   };
 }
 
-async function request(socketPath: string, token: string, message: object): Promise<Record<string, unknown>> {
-  const lines: string[] = [];
-  let buf = "";
-  return new Promise((resolve, reject) => {
-    Bun.connect({
-      unix: socketPath,
-      socket: {
-        open(s) {
-          s.write(`${JSON.stringify({ type: "auth", token })}\n${JSON.stringify(message)}\n`);
-        },
-        data(s, d) {
-          buf += d.toString("utf8");
-          const parts = buf.split("\n");
-          buf = parts.pop()!;
-          lines.push(...parts);
-          if (lines.length >= 2) {
-            s.end();
-            resolve(JSON.parse(lines[1]!));
-          }
-        },
-        close() {
-          if (lines.length < 2) reject(new Error(`closed after ${lines.join(" | ")}`));
-        },
-      },
-    }).catch(reject);
-  });
-}
-
 test(`${ATTACKS} hostile connections while ${CLIENTS} clients ping: p99 within 5x, RSS growth under 64 MiB, daemon still answers`, async () => {
   const dir = tempDir("tokenctl-abuse-");
   const socketPath = join(dir, "run", "d.sock");
@@ -179,7 +152,7 @@ test(`${ATTACKS} hostile connections while ${CLIENTS} clients ping: p99 within 5
 
   // Still answering, with every client still connected and no hostile connection left open.
   for (const c of clients) c.stop();
-  const status = await request(socketPath, token, { type: "status", id: 1 });
+  const status = await requestOnce(socketPath, token, { type: "status", id: 1 });
   expect(status).toMatchObject({ type: "status", id: 1, pid });
   expect((status.connections as { open: number }).open).toBeLessThanOrEqual(CLIENTS + 1);
   expect(daemon.exitCode).toBeNull();

@@ -11,6 +11,7 @@ import { SessionRegistry } from "../../src/session/registry.ts";
 import { BIN, childEnv, runBin } from "../support/bin.ts";
 import { loginWithBinary } from "../support/login.ts";
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
+import { requestOnce } from "../support/peer.ts";
 import { tempDir } from "../support/tmp.ts";
 import { startVaultServer } from "../support/vault-server.ts";
 
@@ -178,14 +179,14 @@ describe("SIGKILL of the daemon while sessions register", () => {
       const token = readFileSync(tokenFile, "utf8").trim();
 
       // The restarted daemon holds what the file held when it died: every session, none skipped.
-      const status = await call(socket, token, { type: "status" });
+      const status = await requestOnce(socket, token, { type: "status" });
       expect((status.session as { sessions: number }).sessions).toBe(lastLoaded);
 
       // Register as fast as the daemon answers, then kill it at a random moment.
       let stop = false;
       const registering = (async () => {
         while (!stop) {
-          const r = await call(socket, token, { type: "session.register", token: randomHex(), pid: process.pid, name: `s${acked}` }).catch(() => undefined);
+          const r = await requestOnce(socket, token, { type: "session.register", token: randomHex(), pid: process.pid, name: `s${acked}` }).catch(() => undefined);
           if (r?.type === "session.register.result") acked++;
           else await Bun.sleep(1); // a refused connect fails in a microtask: yield, or this loop starves the timers
         }
@@ -220,34 +221,3 @@ function randomHex(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 }
 
-/** One authenticated request on a fresh connection; resolves with the answer frame. */
-function call(socket: string, token: string, message: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const frames: Record<string, unknown>[] = [];
-    Bun.connect({
-      unix: socket,
-      socket: {
-        open(s) {
-          s.write(`${JSON.stringify({ type: "auth", token })}\n${JSON.stringify(message)}\n`);
-        },
-        data(s, d) {
-          buf += d.toString("utf8");
-          const parts = buf.split("\n");
-          buf = parts.pop()!;
-          frames.push(...parts.map((p) => JSON.parse(p)));
-          if (frames.length >= 2) {
-            resolve(frames[1]!); // before end(): end() runs close() synchronously
-            s.end();
-          }
-        },
-        close() {
-          if (frames.length < 2) reject(new Error(`closed after ${JSON.stringify(frames)} ${buf}`));
-        },
-        error(_s, e) {
-          reject(e);
-        },
-      },
-    }).catch(reject);
-  });
-}

@@ -85,6 +85,17 @@ export async function authedPeer(path: string, token: string): Promise<RawPeer> 
   return p;
 }
 
+/** One authenticated request on a fresh connection: auth, send, the answer frame, close. */
+export async function requestOnce(path: string, token: string, message: unknown): Promise<Record<string, unknown>> {
+  const p = await authedPeer(path, token);
+  try {
+    p.send(message);
+    return await p.next();
+  } finally {
+    p.end();
+  }
+}
+
 /** Resolve when `cond()` is true, polling; throws after timeoutMs. */
 export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 /** What the docs tests read from the Markdown files: which files, their code blocks, headings. */
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 

@@ -138,7 +138,7 @@ export const token = defineCommand({
     name: "token",
     description: "Print a valid access token, refreshing it first when it expires within --min-valid",
     env: [...OAUTH_ENV, ENV.socket, ENV.daemonToken, ENV.runtime],
-    examples: ['curl -H "Authorization: Bearer $(tokenctl oauth token --profile work)" https://api.example.com/', "tokenctl oauth token --min-valid 30m --json"],
+    examples: [`ACCESS_TOKEN=$(tokenctl oauth token --profile work) || exit; export ACCESS_TOKEN`, "tokenctl oauth token --min-valid 30m --json"],
   }),
   args: {
     ...oauthArgs,

@@ -17,7 +17,7 @@ export const root = defineCommand({
     version: pkg.version,
     description: "Local credentials for long-running agent processes",
     env: [ENV.state, ENV.config, ENV.runtime],
-    examples: ["export API_TOKEN=$(tokenctl token get) || exit", "tokenctl token get --help"],
+    examples: ["API_TOKEN=$(tokenctl token get) || exit; export API_TOKEN", "tokenctl token get --help"],
   }),
   subCommands: {
     token,

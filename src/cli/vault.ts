@@ -6,6 +6,7 @@ import { log, printJson, printResult } from "./output.ts";
 import { readVaultToken, resolveVaultConfig, type VaultConfig, type VaultFlags } from "../vault/config.ts";
 import { VaultClient } from "../vault/client.ts";
 import { realFiles } from "../vault/files.ts";
+import { dryRunSync, type SyncPlan } from "../vault/dry-run.ts";
 import { fileLog } from "../vault/log.ts";
 import { runProbe } from "../vault/probe.ts";
 import { runBackup, runRestore, runStatus, runSync, type SyncDeps, type SyncResult } from "../vault/sync.ts";
@@ -42,13 +43,18 @@ const forceArg = {
   force: { type: "boolean", description: "Replace even when the other side expires later" },
 } as const satisfies ArgsDef;
 
-type Args = VaultFlags & { verbose?: boolean; json?: boolean; force?: boolean };
+type Args = VaultFlags & { verbose?: boolean; json?: boolean; force?: boolean; "dry-run"?: boolean };
 
-/** Settings, token and real dependencies; every flag is checked before anything is touched. */
-function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
+/** Settings, token and the Vault client; every flag is checked before anything is touched. */
+function connect(args: Args, needPath = true): { config: VaultConfig; client: VaultClient; token: string } {
   const config = resolveVaultConfig(args, process.env, needPath);
   const token = readVaultToken(config);
-  const client = new VaultClient({ addr: config.addr, token, timeoutMs: config.timeoutMs });
+  return { config, token, client: new VaultClient({ addr: config.addr, token, timeoutMs: config.timeoutMs }) };
+}
+
+/** connect() plus the real files, the sync log in the state dir, and the probe. */
+function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
+  const { config, token, client } = connect(args, needPath);
   const o = config.options;
   const probe = config.probe;
   ensurePrivateDir(o.stateDir);
@@ -59,7 +65,7 @@ function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDe
     client,
     deps: {
       vault: client,
-      files: realFiles(o.credentials, o.key, o.envFile),
+      files: realFiles(o),
       log: syncLog,
       probe: probe ? () => runProbe(probe) : undefined,
     },
@@ -71,16 +77,42 @@ function print(result: SyncResult, args: Args): void {
   else printResult(`${result.level} ${result.message}`);
 }
 
+/** The dry run's plan: one line per change, then the line the real run would end with. */
+function printPlan(plan: SyncPlan, args: Args): void {
+  if (args.json) return printJson(plan);
+  const width = Math.max(0, ...plan.steps.map((s) => s.do.length));
+  const o = plan.outcome;
+  printResult(
+    [
+      plan.steps.length ? "dry run, nothing changed; vault sync would:" : "dry run, nothing changed; vault sync would change nothing",
+      ...plan.steps.map((s) => `  ${s.do.padEnd(width)}  ${s.detail}`),
+      `and end with: ${o.level} ${o.message}${o.exitCode ? ` (exit ${o.exitCode})` : ""}`,
+    ].join("\n"),
+  );
+}
+
 const sync = defineCommand({
   meta: helpMeta({
     name: "sync",
     description: "Materialize the setup token, or probe, restore and back up the rotating credential",
     env: VAULT_ENV,
-    examples: ["tokenctl vault sync --path claude/alice", "tokenctl vault sync --path claude/alice --probe 'claude -p ping' --expect-policy claude-alice"],
+    examples: [
+      "tokenctl vault sync --path claude/alice",
+      "tokenctl vault sync --path claude/alice --probe 'claude -p ping' --expect-policy claude-alice",
+      "tokenctl vault sync --path claude/alice --dry-run",
+    ],
   }),
-  args: vaultArgs,
+  args: {
+    ...vaultArgs,
+    "dry-run": { type: "boolean", description: "Print what sync would change, and change nothing (no Vault write, no file, no log line)" },
+  },
   async run({ args }) {
     process.umask(0o077);
+    if (args["dry-run"]) {
+      const { config, client } = connect(args);
+      const files = realFiles(config.options);
+      return printPlan(await dryRunSync(config.options, { vault: client, files, probeConfigured: config.probe !== undefined }), args);
+    }
     const { config, deps } = setup(args);
     print(await runSync(config.options, deps), args);
   },

@@ -63,6 +63,29 @@ describe("tokenctl vault (compiled)", () => {
     f.noSecrets(a, b, s);
   });
 
+  it("sync --dry-run prints the plan on stdout and changes nothing (no Vault write, no file, no log)", async () => {
+    const f = fixture();
+    f.srv.put("secret", "claude/alice", { setup_token: SETUP });
+    const text = await f.run("sync", "--dry-run");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(
+      [
+        "dry run, nothing changed; vault sync would:",
+        "  renew      renew the Vault token",
+        `  write-env  write ${f.envFile} (CLAUDE_CODE_OAUTH_TOKEN=the setup token from Vault)`,
+        `and end with: OK setup token from Vault secret/claude/alice materialized to ${f.envFile}`,
+        "",
+      ].join("\n"),
+    );
+    const json = await f.run("sync", "--dry-run", "--json");
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, mode: "setup-token", steps: [{ do: "renew" }, { do: "write-env" }], outcome: { level: "OK", exitCode: 0 } });
+    expect(f.srv.requests.filter((q) => q.method !== "GET")).toEqual([]);
+    expect(existsSync(f.envFile)).toBe(false);
+    expect(existsSync(join(f.home, ".state"))).toBe(false);
+    f.noSecrets(text, json);
+  });
+
   it("sync with a failing probe restores the backup, then backs up (exit 0, RECOVERED)", async () => {
     const f = fixture();
     const backup = cred("backup", Date.now() + 3_600_000);

@@ -6,6 +6,7 @@ import { writeSecretFile } from "../../src/fs/secure.ts";
 import { VaultClient } from "../../src/vault/client.ts";
 import { realFiles } from "../../src/vault/files.ts";
 import { fileLog } from "../../src/vault/log.ts";
+import { dryRunSync } from "../../src/vault/dry-run.ts";
 import { ForeignTokenError, LoginRequiredError, runBackup, runRestore, runStatus, runSync, type SyncOptions } from "../../src/vault/sync.ts";
 import type { OAuthCredential } from "../../src/vault/record.ts";
 import { startVaultServer, type VaultServer } from "../support/vault-server.ts";
@@ -62,7 +63,7 @@ function fixture(over: { token?: string; probe?: boolean[]; timeoutMs?: number; 
   let probes = 0;
   const deps = {
     vault: new VaultClient({ addr: srv.url, token, timeoutMs: over.timeoutMs ?? 2000 }),
-    files: realFiles(options.credentials, options.key, options.envFile),
+    files: realFiles(options),
     log,
     now: () => NOW,
     probe: probeAnswers
@@ -434,5 +435,88 @@ describe("vault backup / restore / status", () => {
     const sealed = await runStatus(f.options, f.deps);
     expect(sealed.vault.error).toBeInstanceOf(UnavailableError);
     f.assertNoSecrets(s, { ...sealed, vault: { error: sealed.vault.error?.message } });
+  });
+});
+
+describe("vault sync --dry-run", () => {
+  /** The dry run's deps: the real client and files; no log, no lock, no probe. */
+  const dry = (f: ReturnType<typeof fixture>, probeConfigured = false) => ({ vault: f.deps.vault, files: f.deps.files, now: f.deps.now, probeConfigured });
+  const writes = (srv: VaultServer) => srv.requests.filter((r) => r.method !== "GET");
+
+  it("setup token: plans the env file, writes nothing, asks Vault only with GET", async () => {
+    const f = fixture();
+    f.srv.put("secret", "claude/alice", { setup_token: SETUP });
+    const before = f.snapshot();
+    const plan = await dryRunSync(f.options, dry(f));
+    expect(plan).toEqual({
+      dryRun: true,
+      mode: "setup-token",
+      steps: [
+        { do: "renew", detail: "renew the Vault token" },
+        { do: "write-env", detail: `write ${f.options.envFile} (CLAUDE_CODE_OAUTH_TOKEN=the setup token from Vault)` },
+      ],
+      outcome: { level: "OK", message: `setup token from Vault secret/claude/alice materialized to ${f.options.envFile}`, exitCode: 0 },
+    });
+    expect(paths(f.srv)).toEqual(["GET /v1/auth/token/lookup-self", "GET /v1/secret/data/claude/alice"]);
+    expect(f.snapshot()).toEqual(before);
+    expect(existsSync(f.options.envFile)).toBe(false);
+    expect(existsSync(f.options.stateDir)).toBe(false);
+    f.assertNoSecrets(plan);
+  });
+
+  it("expired local credential: plans the restore and the probe after it; no write request, no local write", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: cred("expired", NOW - 1), other: 1 });
+    writeSecretFile(f.options.envFile, "CLAUDE_CODE_OAUTH_TOKEN=stale\n");
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(NEW_BACKUP), sibling: "x" });
+    const before = f.snapshot();
+    const plan = await dryRunSync(f.options, dry(f, true));
+    expect(plan.steps.map((s) => s.do)).toEqual(["renew", "remove-env", "probe", "restore", "probe"]);
+    expect(plan.steps[2]!.detail).toBe("judge the local credential by shape and expiry (a dry run does not run --probe): does not work");
+    expect(plan.steps[3]!.detail).toBe(
+      `put the Vault backup (version 1) into ${f.options.credentials} at claudeAiOauth, keeping the file it replaces as ${join(f.options.stateDir, "credentials.before-restore.json")}`,
+    );
+    expect(plan.steps[4]!.detail).toEndWith(": works");
+    expect(plan.outcome).toEqual({ level: "RECOVERED", message: "restored credential works; Vault backup already current", exitCode: 0 });
+    expect(writes(f.srv)).toEqual([]);
+    expect(f.srv.get("secret", "claude/alice")!.version).toBe(1);
+    expect(f.snapshot()).toEqual(before);
+    expect(existsSync(f.options.stateDir)).toBe(false);
+    f.assertNoSecrets(plan);
+  });
+
+  it("working local credential, older backup: plans the check-and-set write, sends none", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: LOCAL });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: '{"broken' });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
+    const before = f.snapshot();
+    const plan = await dryRunSync(f.options, dry(f));
+    expect(plan.steps.slice(1)).toEqual([
+      { do: "probe", detail: "judge the local credential by shape and expiry: works" },
+      { do: "backup", detail: "write the local credential to Vault secret/claude/alice as version 3 (check-and-set 2; other fields kept)" },
+    ]);
+    expect(plan.outcome.message).toBe("local credential works; backed up to Vault secret/claude/alice version 3");
+    expect(writes(f.srv)).toEqual([]);
+    expect(f.srv.get("secret", "claude/alice")!.version).toBe(2);
+    expect(f.snapshot()).toEqual(before);
+    f.assertNoSecrets(plan);
+  });
+
+  it("a sync that would fail: the plan ends in FAIL with its exit code, and nothing is logged", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: cred("expired", NOW - 1) });
+    const plan = await dryRunSync(f.options, dry(f));
+    expect(plan.outcome).toEqual({ level: "FAIL", message: "local credential does not work and Vault holds no backup; interactive login required", exitCode: 4 });
+    expect(writes(f.srv)).toEqual([]);
+    expect(f.readLog()).toBe("");
+  });
+
+  it("a foreign token or a sealed Vault fails the dry run itself", async () => {
+    const f = fixture({ token: FOREIGN_TOKEN });
+    expect(await caught(dryRunSync(f.options, dry(f)))).toBeInstanceOf(ForeignTokenError);
+    f.srv.sealed = true;
+    expect(await caught(dryRunSync(f.options, dry(f)))).toBeInstanceOf(UnavailableError);
+    expect(writes(f.srv)).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { realFiles } from "../vault/files.ts";
 import { dryRunSync, type SyncPlan } from "../vault/dry-run.ts";
 import { fileLog } from "../vault/log.ts";
 import { runProbe } from "../vault/probe.ts";
-import { runBackup, runRestore, runStatus, runSync, type SyncDeps, type SyncResult } from "../vault/sync.ts";
+import { runBackup, runRestore, runStatus, runSync, type StatusReport, type SyncDeps, type SyncResult } from "../vault/sync.ts";
 import { ensurePrivateDir } from "../fs/secure.ts";
 
 const VAULT_ENV = [
@@ -46,15 +46,15 @@ const forceArg = {
 type Args = VaultFlags & { verbose?: boolean; json?: boolean; force?: boolean; "dry-run"?: boolean };
 
 /** Settings, token and the Vault client; every flag is checked before anything is touched. */
-function connect(args: Args, needPath = true): { config: VaultConfig; client: VaultClient; token: string } {
-  const config = resolveVaultConfig(args, process.env, needPath);
+function connect(args: Args, command: string): { config: VaultConfig; client: VaultClient; token: string } {
+  const config = resolveVaultConfig(args, process.env, true, command);
   const token = readVaultToken(config);
   return { config, token, client: new VaultClient({ addr: config.addr, token, timeoutMs: config.timeoutMs }) };
 }
 
 /** connect() plus the real files, the sync log in the state dir, and the probe. */
-function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
-  const { config, token, client } = connect(args, needPath);
+function setup(args: Args, command: string): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
+  const { config, token, client } = connect(args, command);
   const o = config.options;
   const probe = config.probe;
   ensurePrivateDir(o.stateDir);
@@ -109,11 +109,11 @@ const sync = defineCommand({
   async run({ args }) {
     process.umask(0o077);
     if (args["dry-run"]) {
-      const { config, client } = connect(args);
+      const { config, client } = connect(args, "sync");
       const files = realFiles(config.options);
       return printPlan(await dryRunSync(config.options, { vault: client, files, probeConfigured: config.probe !== undefined }), args);
     }
-    const { config, deps } = setup(args);
+    const { config, deps } = setup(args, "sync");
     print(await runSync(config.options, deps), args);
   },
 });
@@ -128,7 +128,7 @@ const backup = defineCommand({
   args: { ...vaultArgs, ...forceArg },
   async run({ args }) {
     process.umask(0o077);
-    const { config, deps } = setup(args);
+    const { config, deps } = setup(args, "backup");
     print(await runBackup(config.options, { ...deps, force: args.force }), args);
   },
 });
@@ -143,7 +143,7 @@ const restore = defineCommand({
   args: { ...vaultArgs, ...forceArg },
   async run({ args }) {
     process.umask(0o077);
-    const { config, deps } = setup(args);
+    const { config, deps } = setup(args, "restore");
     print(await runRestore(config.options, { ...deps, force: args.force }), args);
   },
 });
@@ -157,33 +157,38 @@ const status = defineCommand({
   }),
   args: vaultArgs,
   async run({ args }) {
-    const { config, deps } = setup(args);
-    const report = await runStatus(config.options, deps);
+    // Reads only: no state dir, lock or log is made.
+    const { config, client } = connect(args, "status");
+    const report = await runStatus(config.options, { vault: client, files: realFiles(config.options) });
     const { error, ...vault } = report.vault;
-    if (args.json) printJson({ ...report, vault: { ...vault, ...(error ? { error: error.message } : {}) } });
-    else {
-      const r = report.lastResult;
-      printResult(
-        [
-          `mode: ${report.mode}`,
-          `env file: ${report.envFile.path} (${report.envFile.present ? "present" : "absent"})`,
-          `last result: ${r ? `${r.time} ${r.level} ${r.message}` : "none logged"}`,
-          `local credential: ${report.local.expiresAt ? `expires ${report.local.expiresAt}` : report.local.problem}`,
-          `Vault backup: ${
-            error
-              ? `unknown (${error.message})`
-              : `${vault.backupExpiresAt ? `expires ${vault.backupExpiresAt}` : vault.problem}; secret version ${vault.version}${vault.backedUpAt ? `, backed up ${vault.backedUpAt}` : ""}`
-          }`,
-        ].join("\n"),
-      );
+    const result = { ...report, vault };
+    if (!error) {
+      if (args.json) printJson(result);
+      else printResult(statusText(report));
+      return;
     }
-    if (error) {
-      log().error(error.message);
-      if (error.hint) log().info(`Fix: ${error.hint}`);
-      process.exitCode = error.exitCode;
-    }
+    // What could be learned is printed (as text), or rides on the error into --json's error object.
+    if (args.json) throw Object.assign(error, { result });
+    printResult(statusText(report));
+    throw error;
   },
 });
+
+function statusText(report: StatusReport): string {
+  const { error, ...vault } = report.vault;
+  const r = report.lastResult;
+  return [
+    `mode: ${report.mode}`,
+    `env file: ${report.envFile.path} (${report.envFile.present ? "present" : "absent"})`,
+    `last result: ${r ? `${r.time} ${r.level} ${r.message}` : "none logged"}`,
+    `local credential: ${report.local.expiresAt ? `expires ${report.local.expiresAt}` : report.local.problem}`,
+    `Vault backup: ${
+      error
+        ? `unknown (${error.message})`
+        : `${vault.backupExpiresAt ? `expires ${vault.backupExpiresAt}` : vault.problem}; secret version ${vault.version}${vault.backedUpAt ? `, backed up ${vault.backedUpAt}` : ""}`
+    }`,
+  ].join("\n");
+}
 
 export default defineCommand({
   meta: helpMeta({

@@ -124,6 +124,44 @@ describe("tokenctl vault (compiled)", () => {
     f.noSecrets(r);
   });
 
+  it("status against a sealed Vault: the report on stdout, the failure on stderr, exit 5; --json keeps stdout one JSON value", async () => {
+    const f = fixture();
+    f.srv.sealed = true;
+    const text = await f.run("status");
+    expect(text.code).toBe(5);
+    expect(text.stdout).toContain("mode: rotating\n");
+    expect(text.stdout).toMatch(/Vault backup: unknown \(Vault at http:\/\/127\.0\.0\.1:\d+ is sealed/);
+    expect(text.stderr).toContain("is sealed or not active");
+    const json = await f.run("status", "--json");
+    expect(json.code).toBe(5);
+    expect(json.stderr).toContain("is sealed or not active");
+    // The error object is printed by the one --json failure rule (src/main.ts); the partial report rides on it as `result`.
+    if (json.stdout !== "") expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 5 } });
+    expect(existsSync(join(f.home, ".state"))).toBe(false);
+    f.noSecrets(text, json);
+  });
+
+  it("status and sync without an address: exit 2 and a fix line for the command that was run", async () => {
+    const f = fixture();
+    const env = { ...f.env, VAULT_ADDR: undefined };
+    for (const cmd of ["status", "sync"]) {
+      const r = await runBin(["vault", cmd, "--path", "claude/alice"], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("No Vault address");
+      expect(r.stderr).toContain(`tokenctl vault ${cmd} --addr https://vault.example:8200 --path claude/alice`);
+    }
+  });
+
+  it("sync --json against an unreachable Vault: exit 5, the reason on stderr", async () => {
+    const f = fixture();
+    f.srv.stop();
+    const r = await f.run("sync", "--json");
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("is unreachable");
+    if (r.stdout !== "") expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 5, kind: "UnavailableError" } });
+    f.noSecrets(r);
+  });
+
   it("slow Vault with --timeout 0.2 → exit 5", async () => {
     const f = fixture();
     f.srv.delayMs = 2000;

@@ -277,7 +277,9 @@ export class VaultClient implements VaultApi {
       return new UnavailableError(`Vault at ${this.#base} did not answer ${what} within ${this.#timeoutMs / 1000} s`, {
         hint: "Check Vault is up, or allow longer with --timeout SECONDS",
       });
-    const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : cause instanceof Error ? cause.name : "network error";
+    // Bun puts the code on the error (ConnectionRefused), Node's fetch on its cause (ECONNREFUSED).
+    const codeOf = (e: unknown) => (typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined);
+    const code = codeOf(cause) ?? codeOf(cause instanceof Error ? cause.cause : undefined) ?? (cause instanceof Error ? cause.name : "network error");
     return new UnavailableError(`Vault at ${this.#base} is unreachable (${code})`, { hint: `Check the address: curl -sS ${this.#base}/v1/sys/health` });
   }
 }

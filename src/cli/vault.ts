@@ -118,35 +118,26 @@ const sync = defineCommand({
   },
 });
 
-const backup = defineCommand({
-  meta: helpMeta({
-    name: "backup",
-    description: "Back up the local credential to Vault (check-and-set, sibling fields kept)",
-    env: VAULT_ENV,
-    examples: ["tokenctl vault backup --path claude/alice", "tokenctl vault backup --path claude/alice --force --json"],
-  }),
-  args: { ...vaultArgs, ...forceArg },
-  async run({ args }) {
-    process.umask(0o077);
-    const { config, deps } = setup(args, "backup");
-    print(await runBackup(config.options, { ...deps, force: args.force }), args);
-  },
-});
+/** `vault backup` and `vault restore`: one change under the lock, --force to replace a later-expiring side. */
+function forcible(name: "backup" | "restore", description: string, run: typeof runBackup) {
+  return defineCommand({
+    meta: helpMeta({
+      name,
+      description,
+      env: VAULT_ENV,
+      examples: [`tokenctl vault ${name} --path claude/alice`, `tokenctl vault ${name} --path claude/alice --force${name === "backup" ? " --json" : ""}`],
+    }),
+    args: { ...vaultArgs, ...forceArg },
+    async run({ args }) {
+      process.umask(0o077);
+      const { config, deps } = setup(args, name);
+      print(await run(config.options, { ...deps, force: args.force }), args);
+    },
+  });
+}
 
-const restore = defineCommand({
-  meta: helpMeta({
-    name: "restore",
-    description: "Restore the Vault backup into the credentials file (other keys kept)",
-    env: VAULT_ENV,
-    examples: ["tokenctl vault restore --path claude/alice", "tokenctl vault restore --path claude/alice --force"],
-  }),
-  args: { ...vaultArgs, ...forceArg },
-  async run({ args }) {
-    process.umask(0o077);
-    const { config, deps } = setup(args, "restore");
-    print(await runRestore(config.options, { ...deps, force: args.force }), args);
-  },
-});
+const backup = forcible("backup", "Back up the local credential to Vault (check-and-set, sibling fields kept)", runBackup);
+const restore = forcible("restore", "Restore the Vault backup into the credentials file (other keys kept)", runRestore);
 
 const status = defineCommand({
   meta: helpMeta({

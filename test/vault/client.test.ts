@@ -180,13 +180,21 @@ describe("VaultClient against the Vault API test server", () => {
     expect(e.message).toContain("KV version 2");
   });
 
-  it("does not follow a redirect (the token would go along) and names the node instead", async () => {
+  it.each([
+    [301, "GET"],
+    [302, "GET"],
+    [303, "POST"],
+    [307, "GET"],
+    [308, "POST"],
+  ] as const)("does not follow a %i redirect of a %s (the token would go along) and names the node instead", async (status, method) => {
     start();
-    const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 307, headers: { Location: `${server.url}/v1/auth/token/lookup-self` } }) });
+    const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status, headers: { Location: `${server.url}/v1/auth/token/lookup-self` } }) });
     try {
-      const e = await caught(new VaultClient({ addr: `http://127.0.0.1:${other.port}`, token: TOKEN, timeoutMs: 2000, sleep: async () => {} }).lookupSelf());
+      const c = new VaultClient({ addr: `http://127.0.0.1:${other.port}`, token: TOKEN, timeoutMs: 2000, sleep: async () => {} });
+      const e = await caught(method === "GET" ? c.lookupSelf() : c.writeKv("secret", "claude/alice", { a: "1" }, 0));
       expect(e).toBeInstanceOf(UnavailableError);
-      expect(e.message).toContain(`to ${server.url}/v1/auth/token/lookup-self (HTTP 307)`);
+      expect(e.message).toContain(`to ${server.url}/v1/auth/token/lookup-self (HTTP ${status})`);
+      expect(c.requests).toBe(1);
       expect(server.requests.length).toBe(0);
     } finally {
       other.stop(true);

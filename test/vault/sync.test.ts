@@ -3,7 +3,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node
 import { join } from "node:path";
 import { AuthRefusedError, TokenctlError, UnavailableError } from "../../src/errors.ts";
 import { writeSecretFile } from "../../src/fs/secure.ts";
-import { VaultClient } from "../../src/vault/client.ts";
+import { CasConflictError, VaultClient, type VaultApi } from "../../src/vault/client.ts";
 import { realFiles } from "../../src/vault/files.ts";
 import { fileLog } from "../../src/vault/log.ts";
 import { dryRunSync } from "../../src/vault/dry-run.ts";
@@ -197,6 +197,30 @@ describe("vault sync: rotating credential", () => {
     expect(f.readLog()).toContain("check-and-set conflict");
     expect(paths(f.srv).filter((p) => p.startsWith("POST /v1/secret")).length).toBe(2);
     f.assertNoSecrets(r);
+  });
+
+  it.each(["sync", "backup"] as const)("%s gives up after casRetries conflicts in a row: each logged, then FAIL (exit 1)", async (which) => {
+    const f = fixture({ probe: [true] });
+    f.writeCreds({ claudeAiOauth: LOCAL });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
+    // Another machine writes just before each of our writes, for ever.
+    const c = f.deps.vault;
+    const vault: VaultApi = {
+      lookupSelf: () => c.lookupSelf(),
+      renewSelf: () => c.renewSelf(),
+      readKv: (m, p) => c.readKv(m, p),
+      writeKv: (m, p, data, cas) => {
+        f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
+        return c.writeKv(m, p, data, cas);
+      },
+    };
+    const deps = { ...f.deps, vault, casRetries: 2 };
+    const e = await caught(which === "sync" ? runSync(f.options, deps) : runBackup(f.options, deps));
+    expect(e).toBeInstanceOf(CasConflictError);
+    expect((e as TokenctlError).exitCode).toBe(1);
+    expect(paths(f.srv).filter((p) => p.startsWith("POST /v1/secret"))).toHaveLength(3);
+    expect(f.readLog().match(/WARN Vault secret\/claude\/alice changed since it was read/g)).toHaveLength(2);
+    expect(f.readLog()).toMatch(/FAIL Vault's secret changed since it was read[^\n]*\n$/);
   });
 
   it("keeps a concurrent writer's newer backup instead of overwriting it", async () => {

@@ -86,9 +86,7 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is
  */
 export function quoteVaultErrors(errors: string[], token: string): string {
   const one = (text: string) => {
-    const masked = text
-      .split(token)
-      .join("[redacted]")
+    const masked = (token ? text.split(token).join("[redacted]") : text)
       .replace(/[A-Za-z0-9_+=.-]{24,}/g, "[redacted]")
       .replace(/[\t\r\n][\t\r\n ]*/g, " ")
       .replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)

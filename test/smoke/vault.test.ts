@@ -86,6 +86,20 @@ describe("tokenctl vault (compiled)", () => {
     f.noSecrets(text, json);
   });
 
+  it("sync --dry-run of a sync that would fail: the plan ends in FAIL with its exit code; the dry run exits 0", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: cred("expired", Date.now() - 1000) });
+    const before = readFileSync(f.credentials, "utf8");
+    const r = await f.run("sync", "--dry-run", "--probe", `touch ${join(f.home, "probe-ran")}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("  probe  judge the local credential by shape and expiry (a dry run does not run --probe): does not work\n");
+    expect(r.stdout).toEndWith("and end with: FAIL local credential does not work and Vault holds no backup; interactive login required (exit 4)\n");
+    expect(readFileSync(f.credentials, "utf8")).toBe(before);
+    expect(existsSync(join(f.home, ".state"))).toBe(false);
+    expect(existsSync(join(f.home, "probe-ran"))).toBe(false);
+    f.noSecrets(r);
+  });
+
   it("sync with a failing probe restores the backup, then backs up (exit 0, RECOVERED)", async () => {
     const f = fixture();
     const backup = cred("backup", Date.now() + 3_600_000);

@@ -4,7 +4,8 @@
  * wall time per run and HTTP requests per run, against the Vault API test server, beside the
  * baseline the bash script pays for the same work (curl ×3 + jq + compare, as it did with the
  * vault CLI's HTTP calls). Targets: ≤ 50 ms median, ≤ 3 requests.
- *   bun scripts/bench/vault.ts [runs]   (needs dist/tokenctl: bun scripts/build.ts)
+ *   bun scripts/bench/vault.ts [runs]   (needs dist/tokenctl: bun scripts/build.ts;
+ *   TOKENCTL_BIN=/path/to/tokenctl measures another build, e.g. the previous commit's)
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { startVaultServer } from "../../test/support/vault-server.ts";
 
 const RUNS = Number(process.argv[2] ?? 30);
-const BIN = join(import.meta.dir, "..", "..", "dist", "tokenctl");
+const BIN = process.env.TOKENCTL_BIN || join(import.meta.dir, "..", "..", "dist", "tokenctl");
 const TOKEN = "hvs.bench-token";
 const home = mkdtempSync(join(tmpdir(), "tokenctl-bench-"));
 const server = startVaultServer({ tokens: { [TOKEN]: { displayName: "token-bench", policies: ["claude-bench"], paths: ["secret/data/claude/bench"] } } });

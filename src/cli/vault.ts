@@ -6,9 +6,10 @@ import { log, printJson, printResult } from "./output.ts";
 import { readVaultToken, resolveVaultConfig, type VaultConfig, type VaultFlags } from "../vault/config.ts";
 import { VaultClient } from "../vault/client.ts";
 import { realFiles } from "../vault/files.ts";
+import { dryRunSync, type SyncPlan } from "../vault/dry-run.ts";
 import { fileLog } from "../vault/log.ts";
 import { runProbe } from "../vault/probe.ts";
-import { runBackup, runRestore, runStatus, runSync, type SyncDeps, type SyncResult } from "../vault/sync.ts";
+import { runBackup, runRestore, runStatus, runSync, type StatusReport, type SyncDeps, type SyncResult } from "../vault/sync.ts";
 import { ensurePrivateDir } from "../fs/secure.ts";
 
 const VAULT_ENV = [
@@ -42,13 +43,18 @@ const forceArg = {
   force: { type: "boolean", description: "Replace even when the other side expires later" },
 } as const satisfies ArgsDef;
 
-type Args = VaultFlags & { verbose?: boolean; json?: boolean; force?: boolean };
+type Args = VaultFlags & { verbose?: boolean; json?: boolean; force?: boolean; "dry-run"?: boolean };
 
-/** Settings, token and real dependencies; every flag is checked before anything is touched. */
-function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
-  const config = resolveVaultConfig(args, process.env, needPath);
+/** Settings, token and the Vault client; every flag is checked before anything is touched. */
+function connect(args: Args, command: string): { config: VaultConfig; client: VaultClient; token: string } {
+  const config = resolveVaultConfig(args, process.env, true, command);
   const token = readVaultToken(config);
-  const client = new VaultClient({ addr: config.addr, token, timeoutMs: config.timeoutMs });
+  return { config, token, client: new VaultClient({ addr: config.addr, token, timeoutMs: config.timeoutMs }) };
+}
+
+/** connect() plus the real files, the sync log in the state dir, and the probe. */
+function setup(args: Args, command: string): { config: VaultConfig; deps: SyncDeps; client: VaultClient } {
+  const { config, token, client } = connect(args, command);
   const o = config.options;
   const probe = config.probe;
   ensurePrivateDir(o.stateDir);
@@ -59,7 +65,7 @@ function setup(args: Args, needPath = true): { config: VaultConfig; deps: SyncDe
     client,
     deps: {
       vault: client,
-      files: realFiles(o.credentials, o.key, o.envFile),
+      files: realFiles(o),
       log: syncLog,
       probe: probe ? () => runProbe(probe) : undefined,
     },
@@ -71,50 +77,67 @@ function print(result: SyncResult, args: Args): void {
   else printResult(`${result.level} ${result.message}`);
 }
 
+/** The dry run's plan: one line per change, then the line the real run would end with. */
+function printPlan(plan: SyncPlan, args: Args): void {
+  if (args.json) return printJson(plan);
+  const width = Math.max(0, ...plan.steps.map((s) => s.do.length));
+  const o = plan.outcome;
+  printResult(
+    [
+      plan.steps.length ? "dry run, nothing changed; vault sync would:" : "dry run, nothing changed; vault sync would change nothing",
+      ...plan.steps.map((s) => `  ${s.do.padEnd(width)}  ${s.detail}`),
+      `and end with: ${o.level} ${o.message}${o.exitCode ? ` (exit ${o.exitCode})` : ""}`,
+    ].join("\n"),
+  );
+}
+
 const sync = defineCommand({
   meta: helpMeta({
     name: "sync",
     description: "Materialize the setup token, or probe, restore and back up the rotating credential",
     env: VAULT_ENV,
-    examples: ["tokenctl vault sync --path claude/alice", "tokenctl vault sync --path claude/alice --probe 'claude -p ping' --expect-policy claude-alice"],
+    examples: [
+      "tokenctl vault sync --path claude/alice",
+      "tokenctl vault sync --path claude/alice --probe 'claude -p ping' --expect-policy claude-alice",
+      "tokenctl vault sync --path claude/alice --dry-run",
+    ],
   }),
-  args: vaultArgs,
+  args: {
+    ...vaultArgs,
+    "dry-run": { type: "boolean", description: "Print what sync would change, and change nothing (no Vault write, no file, no log line)" },
+  },
   async run({ args }) {
     process.umask(0o077);
-    const { config, deps } = setup(args);
+    if (args["dry-run"]) {
+      const { config, client } = connect(args, "sync");
+      const files = realFiles(config.options);
+      return printPlan(await dryRunSync(config.options, { vault: client, files, probeConfigured: config.probe !== undefined }), args);
+    }
+    const { config, deps } = setup(args, "sync");
     print(await runSync(config.options, deps), args);
   },
 });
 
-const backup = defineCommand({
-  meta: helpMeta({
-    name: "backup",
-    description: "Back up the local credential to Vault (check-and-set, sibling fields kept)",
-    env: VAULT_ENV,
-    examples: ["tokenctl vault backup --path claude/alice", "tokenctl vault backup --path claude/alice --force --json"],
-  }),
-  args: { ...vaultArgs, ...forceArg },
-  async run({ args }) {
-    process.umask(0o077);
-    const { config, deps } = setup(args);
-    print(await runBackup(config.options, { ...deps, force: args.force }), args);
-  },
-});
+/** `vault backup` and `vault restore`: one change under the lock, --force to replace a later-expiring side. */
+function forcible(name: "backup" | "restore", description: string, run: typeof runBackup) {
+  return defineCommand({
+    meta: helpMeta({
+      name,
+      description,
+      env: VAULT_ENV,
+      examples: [`tokenctl vault ${name} --path claude/alice`, `tokenctl vault ${name} --path claude/alice --force${name === "backup" ? " --json" : ""}`],
+    }),
+    args: { ...vaultArgs, ...forceArg },
+    async run({ args }) {
+      process.umask(0o077);
+      const { config, deps } = setup(args, name);
+      print(await run(config.options, { ...deps, force: args.force }), args);
+    },
+  });
+}
 
-const restore = defineCommand({
-  meta: helpMeta({
-    name: "restore",
-    description: "Restore the Vault backup into the credentials file (other keys kept)",
-    env: VAULT_ENV,
-    examples: ["tokenctl vault restore --path claude/alice", "tokenctl vault restore --path claude/alice --force"],
-  }),
-  args: { ...vaultArgs, ...forceArg },
-  async run({ args }) {
-    process.umask(0o077);
-    const { config, deps } = setup(args);
-    print(await runRestore(config.options, { ...deps, force: args.force }), args);
-  },
-});
+const backup = forcible("backup", "Back up the local credential to Vault (check-and-set, sibling fields kept)", runBackup);
+const restore = forcible("restore", "Restore the Vault backup into the credentials file (other keys kept)", runRestore);
 
 const status = defineCommand({
   meta: helpMeta({
@@ -125,33 +148,38 @@ const status = defineCommand({
   }),
   args: vaultArgs,
   async run({ args }) {
-    const { config, deps } = setup(args);
-    const report = await runStatus(config.options, deps);
+    // Reads only: no state dir, lock or log is made.
+    const { config, client } = connect(args, "status");
+    const report = await runStatus(config.options, { vault: client, files: realFiles(config.options) });
     const { error, ...vault } = report.vault;
-    if (args.json) printJson({ ...report, vault: { ...vault, ...(error ? { error: error.message } : {}) } });
-    else {
-      const r = report.lastResult;
-      printResult(
-        [
-          `mode: ${report.mode}`,
-          `env file: ${report.envFile.path} (${report.envFile.present ? "present" : "absent"})`,
-          `last result: ${r ? `${r.time} ${r.level} ${r.message}` : "none logged"}`,
-          `local credential: ${report.local.expiresAt ? `expires ${report.local.expiresAt}` : report.local.problem}`,
-          `Vault backup: ${
-            error
-              ? `unknown (${error.message})`
-              : `${vault.backupExpiresAt ? `expires ${vault.backupExpiresAt}` : vault.problem}; secret version ${vault.version}${vault.backedUpAt ? `, backed up ${vault.backedUpAt}` : ""}`
-          }`,
-        ].join("\n"),
-      );
+    const result = { ...report, vault };
+    if (!error) {
+      if (args.json) printJson(result);
+      else printResult(statusText(report));
+      return;
     }
-    if (error) {
-      log().error(error.message);
-      if (error.hint) log().info(`Fix: ${error.hint}`);
-      process.exitCode = error.exitCode;
-    }
+    // What could be learned is printed (as text), or rides on the error into --json's error object.
+    if (args.json) throw Object.assign(error, { result });
+    printResult(statusText(report));
+    throw error;
   },
 });
+
+function statusText(report: StatusReport): string {
+  const { error, ...vault } = report.vault;
+  const r = report.lastResult;
+  return [
+    `mode: ${report.mode}`,
+    `env file: ${report.envFile.path} (${report.envFile.present ? "present" : "absent"})`,
+    `last result: ${r ? `${r.time} ${r.level} ${r.message}` : "none logged"}`,
+    `local credential: ${report.local.expiresAt ? `expires ${report.local.expiresAt}` : report.local.problem}`,
+    `Vault backup: ${
+      error
+        ? `unknown (${error.message})`
+        : `${vault.backupExpiresAt ? `expires ${vault.backupExpiresAt}` : vault.problem}; secret version ${vault.version}${vault.backedUpAt ? `, backed up ${vault.backedUpAt}` : ""}`
+    }`,
+  ].join("\n");
+}
 
 export default defineCommand({
   meta: helpMeta({

@@ -44,10 +44,16 @@ function checkPath(flag: string, value: string): string {
   return v;
 }
 
-/** Resolve flags, then env vars, then defaults. Throws UsageError naming the missing or bad flag. */
-export function resolveVaultConfig(flags: VaultFlags, env: Env = process.env, needPath = true): VaultConfig {
+/**
+ * Resolve flags, then env vars, then defaults. Throws UsageError naming the missing or bad flag,
+ * with a fix line for `tokenctl vault <command>`, the command that was run.
+ */
+export function resolveVaultConfig(flags: VaultFlags, env: Env = process.env, needPath = true, command = "sync"): VaultConfig {
+  // Fix lines repeat the command with the path given (when it is a plain one), so they can be run as they are.
+  const given = flags.path && SEGMENTS.test(flags.path) ? flags.path : "claude/alice";
+  const fix = (flag: string) => `tokenctl vault ${command} ${flag} --path ${given}`;
   const addr = flags.addr || env.VAULT_ADDR;
-  if (!addr) throw new UsageError("No Vault address: pass --addr or set VAULT_ADDR", { hint: "tokenctl vault sync --addr https://vault.example:8200 --path …" });
+  if (!addr) throw new UsageError("No Vault address: pass --addr or set VAULT_ADDR", { hint: `${fix("--addr https://vault.example:8200")}, with your Vault's address` });
   let url: URL;
   try {
     url = new URL(addr);
@@ -56,10 +62,11 @@ export function resolveVaultConfig(flags: VaultFlags, env: Env = process.env, ne
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`--addr must use https:// or http://; found ${url.protocol}`);
   if (url.username || url.password) throw new UsageError("--addr must not carry a user name or password; the Vault token goes in --token-file");
-  if (needPath && !flags.path) throw new UsageError("No secret path: pass --path (the KV v2 secret, e.g. --path claude/alice)");
+  if (needPath && !flags.path)
+    throw new UsageError("No secret path: pass --path (the KV v2 secret, e.g. --path claude/alice)", { hint: `tokenctl vault ${command} --path claude/alice, with your secret's path` });
   const tokenFile = flags["token-file"] || env.VAULT_TOKEN_FILE;
   if (!tokenFile && !env.VAULT_TOKEN)
-    throw new UsageError("No Vault token: pass --token-file, or set VAULT_TOKEN_FILE (or VAULT_TOKEN)", { hint: "tokenctl vault sync --token-file ~/.config/tokenctl/vault.token …" });
+    throw new UsageError("No Vault token: pass --token-file, or set VAULT_TOKEN_FILE (or VAULT_TOKEN)", { hint: fix("--token-file ~/.config/tokenctl/vault.token") });
   const prefix = flags["setup-token-prefix"] ?? "sk-ant-oat01-";
   if (prefix === "") throw new UsageError("--setup-token-prefix must not be empty");
   const envName = flags["env-name"] ?? "CLAUDE_CODE_OAUTH_TOKEN";

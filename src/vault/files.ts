@@ -3,6 +3,7 @@
  * key, every other key kept — other tools keep their credentials there) and the env file that
  * hands the setup token to agents.
  */
+import { join } from "node:path";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { readSecretFile, removeSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { localStateOf, type LocalState } from "./plan.ts";
@@ -12,8 +13,11 @@ import type { OAuthCredential } from "./record.ts";
 export interface SyncFiles {
   /** The credentials file's state at `key` (never throws for a missing or non-JSON file). */
   readLocal(): LocalState;
-  /** Put `credential` at `key`, keeping every other key; returns the previous file text, if any. */
-  restore(credential: OAuthCredential): string | undefined;
+  /**
+   * Put `credential` at `key`, keeping every other key. The file it replaces is first copied to
+   * <state-dir>/credentials.before-restore.json, so a restore never loses a credential.
+   */
+  restore(credential: OAuthCredential): void;
   readEnv(): string | undefined;
   writeEnv(content: string): void;
   removeEnv(): void;
@@ -43,8 +47,12 @@ export function mergeCredentials(existing: Record<string, unknown> | undefined, 
   return `${JSON.stringify({ ...(existing ?? {}), [key]: credential })}\n`;
 }
 
-/** The real files: `credentials` merged at `key`, `envFile` for the setup token. */
-export function realFiles(credentials: string, key: string, envFile: string): SyncFiles {
+/** Where a restore keeps the credentials file it replaced. */
+export const beforeRestorePath = (stateDir: string): string => join(stateDir, "credentials.before-restore.json");
+
+/** The real files: `credentials` merged at `key`, `envFile` for the setup token, the pre-restore copy in `stateDir`. */
+export function realFiles(paths: { credentials: string; key: string; envFile: string; stateDir: string }): SyncFiles {
+  const { credentials, key, envFile } = paths;
   return {
     readLocal() {
       const file = readCredentialsFile(credentials);
@@ -58,8 +66,8 @@ export function realFiles(credentials: string, key: string, envFile: string): Sy
         throw new UsageError(`${credentials} is not a JSON object; not restoring into it, which would lose its other keys`, {
           hint: `Fix or move it aside: mv ${credentials} ${credentials}.broken`,
         });
+      if (file) writeSecretFile(beforeRestorePath(paths.stateDir), file.text);
       writeSecretFile(credentials, mergeCredentials(file?.parsed, key, credential));
-      return file?.text;
     },
     readEnv() {
       try {

@@ -5,7 +5,9 @@
  * Messages are built from fixed texts, paths, versions and dates only. As a second line of
  * defence every secret the run has seen is registered here and masked before a line is written.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
+import { delimiter, join } from "node:path";
 
 export type Level = "OK" | "WARN" | "FAIL" | "SKIP" | "RECOVERED";
 export const LEVELS: readonly Level[] = ["OK", "WARN", "FAIL", "SKIP", "RECOVERED"];
@@ -28,16 +30,37 @@ export function mask(text: string, secrets: Iterable<string>): string {
   return out;
 }
 
+/** The first executable file called `name` in PATH, as the shell would find it; null when there is none. */
+export function findOnPath(name: string, path: string = process.env.PATH ?? ""): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not here, or not executable: try the next directory.
+    }
+  }
+  return null;
+}
+
 /** Send a line to syslog with logger(1); the message goes on stdin, not argv, so `ps` never shows it. */
-export async function syslogViaLogger(level: Level, line: string, loggerPath: string | null = Bun.which("logger")): Promise<void> {
+export async function syslogViaLogger(level: Level, line: string, loggerPath: string | null = findOnPath("logger")): Promise<void> {
   if (!loggerPath) return;
   const priority = level === "FAIL" ? "user.err" : level === "WARN" ? "user.warning" : "user.info";
-  try {
-    const proc = Bun.spawn([loggerPath, "-t", "tokenctl-vault-sync", "-p", priority], { stdin: new Blob([`${line}\n`]), stdout: "ignore", stderr: "ignore" });
-    await proc.exited;
-  } catch {
-    // syslog is a copy; the file log is the record, so a missing or broken logger is not a failure.
-  }
+  // syslog is a copy; the file log is the record, so a missing or broken logger is not a failure.
+  await new Promise<void>((resolve) => {
+    try {
+      const proc = spawn(loggerPath, ["-t", "tokenctl-vault-sync", "-p", priority], { stdio: ["pipe", "ignore", "ignore"] });
+      proc.on("error", () => resolve());
+      proc.on("close", () => resolve());
+      proc.stdin.on("error", () => {});
+      proc.stdin.end(`${line}\n`);
+    } catch {
+      resolve();
+    }
+  });
 }
 
 export interface FileLogOptions {

@@ -140,15 +140,18 @@ export function planSync(state: SyncState): Step[] {
   return [...steps, ...planBackup(local, remote, state.now)];
 }
 
-/** Back up a working local credential: kept when Vault has it already or a later-expiring one. */
-export function planBackup(local: LocalState, remote: RemoteState, now: number): Step[] {
+/**
+ * Back up a working local credential: kept when Vault has it already, or a later-expiring one
+ * unless `force` (`vault backup --force`) says to replace it.
+ */
+export function planBackup(local: LocalState, remote: RemoteState, now: number, force = false): Step[] {
   const steps: Step[] = [];
   if (!local.entry?.ok)
     return [{ do: "skip-backup", message: `the credentials file's entry ${local.entry ? local.entry.problem : "is missing"}; not backed up` }];
   const mine = local.entry.credential;
   const backup = backupOf(remote);
   if (backup?.ok) {
-    if (backup.credential.expiresAt > mine.expiresAt) return [{ do: "keep-remote", reason: "newer" }];
+    if (backup.credential.expiresAt > mine.expiresAt && !force) return [{ do: "keep-remote", reason: "newer" }];
     if (canonicalJson(backup.credential) === canonicalJson(mine)) return [{ do: "keep-remote", reason: "current" }];
   } else if (backup && !backup.ok) {
     steps.push({ do: "warn", message: `Vault backup ${backup.problem}; replacing it with the local credential` });

@@ -4,6 +4,7 @@
  * say "logged in" during a 401). It gets no secret in its argv or env: VAULT_TOKEN is removed.
  * Its output is discarded, since it may print the credential.
  */
+import { spawn } from "node:child_process";
 import type { Env } from "../fs/paths.ts";
 
 /** Default limit for one probe run: an inference call can be slow, a hung one must not block the timer forever. */
@@ -12,6 +13,10 @@ export const PROBE_TIMEOUT_MS = 120_000;
 /** Run `command` with /bin/sh -c; resolves true when it exits 0 in time. */
 export async function runProbe(command: string, env: Env = process.env, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
   const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== "VAULT_TOKEN"));
-  const proc = Bun.spawn(["/bin/sh", "-c", command], { env: childEnv, stdin: "ignore", stdout: "ignore", stderr: "ignore", timeout: timeoutMs, killSignal: "SIGKILL" });
-  return (await proc.exited) === 0;
+  return new Promise((resolve) => {
+    const proc = spawn("/bin/sh", ["-c", command], { env: childEnv, stdio: "ignore", timeout: timeoutMs, killSignal: "SIGKILL" });
+    // A probe that cannot start says the credential could not be shown to work.
+    proc.on("error", () => resolve(false));
+    proc.on("exit", (code) => resolve(code === 0));
+  });
 }

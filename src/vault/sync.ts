@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
-import { ensurePrivateDir, writeSecretFile } from "../fs/secure.ts";
+import { ensurePrivateDir } from "../fs/secure.ts";
 import { tryLock as realTryLock, type FileLock } from "../fs/lock.ts";
 import { CasConflictError, type KvSecret, type VaultApi } from "./client.ts";
 import { lastResult, readTail, type Level, type SyncLog } from "./log.ts";
@@ -14,11 +14,9 @@ import {
   backupOf,
   checkLocal,
   FIELDS,
-  mergeBackup,
   planBackup,
   planSync,
   setupTokenOf,
-  TERMINAL,
   type LocalState,
   type RemoteState,
   type Step,
@@ -77,15 +75,9 @@ function registerSecrets(log: SyncLog, remote: RemoteState, local?: LocalState):
   }
 }
 
-const failures = new WeakSet<object>();
-
-/** Log `error` as FAIL once and return it for throwing. */
-async function logFailure(log: SyncLog, error: unknown): Promise<unknown> {
-  if (typeof error === "object" && error !== null && failures.has(error)) return error;
-  const message = error instanceof TokenctlError ? error.message : `unexpected error: ${error instanceof Error ? error.name : "unknown"}`;
-  await log.write("FAIL", message);
-  if (typeof error === "object" && error !== null) failures.add(error);
-  return error;
+/** The FAIL line for `error`: our message, or only the class name of anything else (it may hold secrets). */
+function failureMessage(error: unknown): string {
+  return error instanceof TokenctlError ? error.message : `unexpected error: ${error instanceof Error ? error.name : "unknown"}`;
 }
 
 /** Take <state-dir>/lock without waiting; run `fn` holding it, or log SKIP when it is held. */
@@ -104,6 +96,26 @@ export async function withSyncLock(stateDir: string, deps: Pick<SyncDeps, "log" 
   }
 }
 
+/**
+ * The frame of every command that changes something (sync, backup, restore): the lock (or SKIP),
+ * the identity check before anything is read, then `fn`; its result is logged as one line, and
+ * any failure as one FAIL line before it is thrown on.
+ */
+async function guarded(options: SyncOptions, deps: SyncDeps, fn: () => Promise<SyncResult>): Promise<SyncResult> {
+  return withSyncLock(options.stateDir, deps, async () => {
+    let result: SyncResult;
+    try {
+      await checkIdentity(options, deps);
+      result = await fn();
+    } catch (e) {
+      await deps.log.write("FAIL", failureMessage(e));
+      throw e;
+    }
+    await deps.log.write(result.level, result.message);
+    return result;
+  });
+}
+
 /** Step 2: refuse a token that is not the expected one before reading or writing anything, then renew it. */
 export async function checkIdentity(options: Pick<SyncOptions, "expectDisplayName" | "expectPolicy">, deps: Pick<SyncDeps, "vault" | "log">): Promise<void> {
   const info = await deps.vault.lookupSelf();
@@ -114,10 +126,9 @@ export async function checkIdentity(options: Pick<SyncOptions, "expectDisplayNam
       !nameOk ? `display_name ${JSON.stringify(info.displayName)} instead of ${JSON.stringify(options.expectDisplayName)}` : "",
       !policyOk ? `policies [${[...info.policies, ...info.identityPolicies].join(", ")}] without ${JSON.stringify(options.expectPolicy)}` : "",
     ].filter(Boolean);
-    const error = new ForeignTokenError(`scoped Vault token drift detected; refusing foreign token (${found.join("; ")})`, {
+    throw new ForeignTokenError(`scoped Vault token drift detected; refusing foreign token (${found.join("; ")})`, {
       hint: "Point --token-file at the sync token issued for this user, or fix --expect-display-name / --expect-policy",
     });
-    throw await logFailure(deps.log, error);
   }
   if (!info.renewable) return;
   try {
@@ -129,35 +140,52 @@ export async function checkIdentity(options: Pick<SyncOptions, "expectDisplayNam
   }
 }
 
-/** `vault sync`: the whole flow of issue 6, under the lock. */
-export async function runSync(options: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
-  return withSyncLock(options.stateDir, deps, async () => {
-    try {
-      await checkIdentity(options, deps);
-      return await syncSteps(options, deps);
-    } catch (e) {
-      throw await logFailure(deps.log, e);
-    }
-  });
+/**
+ * Write a backup with check-and-set. A conflict (someone wrote since we read) is ridden out up to
+ * `casRetries` times: logged, the secret re-read and returned, so the caller plans again from it.
+ */
+async function writeBackup(
+  options: SyncOptions,
+  deps: SyncDeps,
+  step: { data: Record<string, unknown>; cas: number },
+  conflicts: number,
+): Promise<{ version: number } | { remote: KvSecret }> {
+  try {
+    return { version: await deps.vault.writeKv(options.mount, options.path, step.data, step.cas) };
+  } catch (e) {
+    if (!(e instanceof CasConflictError) || conflicts >= (deps.casRetries ?? 3)) throw e;
+    await deps.log.write("WARN", `Vault ${options.mount}/${options.path} changed since it was read (check-and-set conflict); re-reading`);
+    const remote = await deps.vault.readKv(options.mount, options.path);
+    registerSecrets(deps.log, remote);
+    return { remote };
+  }
 }
 
-async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
+/** `vault sync`: the whole flow, under the lock. */
+export async function runSync(options: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
+  return guarded(options, deps, () => syncSteps(options, deps));
+}
+
+/**
+ * Plan, apply, plan again until a terminal step: the sync itself, without lock or identity check.
+ * Every side effect goes through `deps` (the dry run passes recording ones, see dry-run.ts).
+ */
+export async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
   const { vault, files, log } = deps;
   const now = deps.now ?? Date.now;
   const where = `${options.mount}/${options.path}`;
-  let remote: KvSecret = await vault.readKv(options.mount, options.path);
+  const remote = await vault.readKv(options.mount, options.path);
   registerSecrets(log, remote);
   const state: SyncState = {
     now: now(),
     local: { file: "absent", entry: undefined },
     remote,
-    envFile: undefined,
+    envFile: files.readEnv(),
     probe: "pending",
     restored: false,
     settings: options.settings,
   };
-  // Only read local files when the rotating path needs them: the setup-token path reads the env file alone.
-  state.envFile = files.readEnv();
+  // Only read the credentials file when the rotating path needs it: the setup-token path reads the env file alone.
   if (setupTokenOf(remote, options.settings.setupTokenPrefix).kind !== "token") {
     state.local = files.readLocal();
     registerSecrets(log, remote, state.local);
@@ -165,8 +193,7 @@ async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<SyncResu
   let conflicts = 0;
   for (let round = 0; round < 20; round++) {
     state.now = now();
-    const steps = planSync(state);
-    for (const step of steps) {
+    for (const step of planSync(state)) {
       const done = await apply(step);
       if (done) return done;
     }
@@ -174,17 +201,14 @@ async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<SyncResu
   throw new TokenctlError("sync did not settle after 20 planning rounds (a bug; please report it)");
 
   async function apply(step: Step): Promise<SyncResult | undefined> {
-    const level: Level = state.restored ? "RECOVERED" : "OK";
-    const finish = async (lvl: Level, message: string, mode: SyncResult["mode"] = "rotating"): Promise<SyncResult> => {
-      await log.write(lvl, message);
-      return { mode, level: lvl, message };
-    };
+    const works = state.restored ? "restored credential works" : "local credential works";
+    const rotating = (level: Level, message: string): SyncResult => ({ mode: "rotating", level, message });
     switch (step.do) {
       case "write-env":
         files.writeEnv(step.content);
-        return finish("OK", `setup token from Vault ${where} materialized to ${options.envFile}`, "setup-token");
+        return { mode: "setup-token", level: "OK", message: `setup token from Vault ${where} materialized to ${options.envFile}` };
       case "keep-env":
-        return finish("OK", `setup token unchanged; ${options.envFile} already current`, "setup-token");
+        return { mode: "setup-token", level: "OK", message: `setup token unchanged; ${options.envFile} already current` };
       case "remove-env":
         files.removeEnv();
         state.envFile = undefined;
@@ -199,109 +223,67 @@ async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<SyncResu
         state.local = files.readLocal();
         registerSecrets(log, state.remote, state.local);
         return undefined;
-      case "restore": {
-        const previous = files.restore(step.credential);
-        if (previous !== undefined) writeSecretFile(join(options.stateDir, "credentials.before-restore.json"), previous);
+      case "restore":
+        files.restore(step.credential);
         state.restored = true;
         state.probe = "pending";
         state.local = files.readLocal();
         await log.write("WARN", `local credential does not work; restored the Vault backup (version ${state.remote.version}) into ${options.credentials} at ${options.key}`);
         return undefined;
+      case "backup": {
+        const written = await writeBackup(options, deps, step, conflicts);
+        if ("version" in written) return rotating(state.restored ? "RECOVERED" : "OK", `${works}; backed up to Vault ${where} version ${written.version}`);
+        conflicts++;
+        state.remote = written.remote;
+        return undefined;
       }
-      case "backup":
-        try {
-          const version = await vault.writeKv(options.mount, options.path, step.data, step.cas);
-          return finish(level, `${state.restored ? "restored credential works; " : "local credential works; "}backed up to Vault ${where} version ${version}`);
-        } catch (e) {
-          if (!(e instanceof CasConflictError) || ++conflicts > (deps.casRetries ?? 3)) throw e;
-          await log.write("WARN", `Vault ${where} changed since it was read (check-and-set conflict); re-reading`);
-          remote = await vault.readKv(options.mount, options.path);
-          state.remote = remote;
-          registerSecrets(log, remote, state.local);
-          return undefined;
-        }
       case "keep-remote":
-        return finish(
-          level,
-          `${state.restored ? "restored credential works" : "local credential works"}; ${
-            step.reason === "newer" ? "Vault backup expires later, kept" : "Vault backup already current"
-          }`,
-        );
+        return rotating(state.restored ? "RECOVERED" : "OK", `${works}; ${step.reason === "newer" ? "Vault backup expires later, kept" : "Vault backup already current"}`);
       case "skip-backup":
-        return finish("WARN", `local credential works but ${step.message}`);
-      case "fail": {
-        const error = new LoginRequiredError(step.message, { hint: "Log in again interactively (claude /login), then run: tokenctl vault backup" });
-        throw await logFailure(log, error);
-      }
+        return rotating("WARN", `local credential works but ${step.message}`);
+      case "fail":
+        throw new LoginRequiredError(step.message, { hint: "Log in again interactively (claude /login), then run: tokenctl vault backup" });
     }
   }
 }
 
 /** `vault backup`: one backup with check-and-set, without a probe (the local shape is checked). */
 export async function runBackup(options: SyncOptions, deps: SyncDeps & { force?: boolean }): Promise<SyncResult> {
-  return withSyncLock(options.stateDir, deps, async () => {
-    try {
-      await checkIdentity(options, deps);
-      const local = deps.files.readLocal();
-      let remote = await deps.vault.readKv(options.mount, options.path);
-      registerSecrets(deps.log, remote, local);
-      if (!local.entry?.ok)
-        throw new UsageError(`${options.credentials} has no usable credential at ${options.key}: ${local.entry ? `it ${local.entry.problem}` : "missing"}; nothing backed up`);
-      for (let conflicts = 0; ; ) {
-        const now = (deps.now ?? Date.now)();
-        let data: Record<string, unknown> | undefined;
-        for (const step of planBackup(local, remote, now)) {
-          if (step.do === "warn") await deps.log.write("WARN", step.message);
-          if (step.do === "backup") data = step.data;
-          if (step.do === "keep-remote") {
-            if (step.reason === "current" || !deps.force) {
-              const message =
-                step.reason === "newer" ? "Vault backup expires later than the local credential, kept (use --force to replace it)" : "Vault backup already current";
-              await deps.log.write("OK", message);
-              return { mode: "rotating", level: "OK", message };
-            }
-            data = mergeBackup(remote, local.entry.credential, now);
-          }
-        }
-        if (!data) throw new TokenctlError("backup planned nothing to write (a bug; please report it)");
-        try {
-          const version = await deps.vault.writeKv(options.mount, options.path, data, remote.version);
-          const message = `backed up to Vault ${options.mount}/${options.path} version ${version}`;
-          await deps.log.write("OK", message);
+  return guarded(options, deps, async () => {
+    const local = deps.files.readLocal();
+    let remote = await deps.vault.readKv(options.mount, options.path);
+    registerSecrets(deps.log, remote, local);
+    if (!local.entry?.ok)
+      throw new UsageError(`${options.credentials} has no usable credential at ${options.key}: ${local.entry ? `it ${local.entry.problem}` : "missing"}; nothing backed up`);
+    for (let conflicts = 0; ; conflicts++) {
+      for (const step of planBackup(local, remote, (deps.now ?? Date.now)(), deps.force)) {
+        if (step.do === "warn") await deps.log.write("WARN", step.message);
+        else if (step.do === "keep-remote") {
+          const message = step.reason === "newer" ? "Vault backup expires later than the local credential, kept (use --force to replace it)" : "Vault backup already current";
           return { mode: "rotating", level: "OK", message };
-        } catch (e) {
-          if (!(e instanceof CasConflictError) || ++conflicts > (deps.casRetries ?? 3)) throw e;
-          await deps.log.write("WARN", `Vault ${options.mount}/${options.path} changed since it was read (check-and-set conflict); re-reading`);
-          remote = await deps.vault.readKv(options.mount, options.path);
-        }
+        } else if (step.do === "backup") {
+          const written = await writeBackup(options, deps, step, conflicts);
+          if ("version" in written) return { mode: "rotating", level: "OK", message: `backed up to Vault ${options.mount}/${options.path} version ${written.version}` };
+          remote = written.remote;
+        } else throw new TokenctlError(`backup planned ${step.do} (a bug; please report it)`);
       }
-    } catch (e) {
-      throw await logFailure(deps.log, e);
     }
   });
 }
 
 /** `vault restore`: put the Vault backup into the credentials file; a later-expiring local one needs --force. */
 export async function runRestore(options: SyncOptions, deps: SyncDeps & { force?: boolean }): Promise<SyncResult> {
-  return withSyncLock(options.stateDir, deps, async () => {
-    try {
-      await checkIdentity(options, deps);
-      const remote = await deps.vault.readKv(options.mount, options.path);
-      const local = deps.files.readLocal();
-      registerSecrets(deps.log, remote, local);
-      const backup = backupOf(remote);
-      if (!backup) throw new NotFoundError(`Vault ${options.mount}/${options.path} holds no ${FIELDS.credentialJson}; nothing to restore`, { hint: "Back up first: tokenctl vault backup" });
-      if (!backup.ok) throw new UsageError(`Vault ${options.mount}/${options.path} field ${FIELDS.credentialJson} ${backup.problem}; nothing restored`);
-      if (!deps.force && local.entry?.ok && local.entry.credential.expiresAt > backup.credential.expiresAt)
-        throw new UsageError("the local credential expires later than the Vault backup; not replaced", { hint: "Replace it anyway: tokenctl vault restore --force" });
-      const previous = deps.files.restore(backup.credential);
-      if (previous !== undefined) writeSecretFile(join(options.stateDir, "credentials.before-restore.json"), previous);
-      const message = `restored the Vault backup (version ${remote.version}) into ${options.credentials} at ${options.key}`;
-      await deps.log.write("RECOVERED", message);
-      return { mode: "rotating", level: "RECOVERED", message };
-    } catch (e) {
-      throw await logFailure(deps.log, e);
-    }
+  return guarded(options, deps, async () => {
+    const remote = await deps.vault.readKv(options.mount, options.path);
+    const local = deps.files.readLocal();
+    registerSecrets(deps.log, remote, local);
+    const backup = backupOf(remote);
+    if (!backup) throw new NotFoundError(`Vault ${options.mount}/${options.path} holds no ${FIELDS.credentialJson}; nothing to restore`, { hint: "Back up first: tokenctl vault backup" });
+    if (!backup.ok) throw new UsageError(`Vault ${options.mount}/${options.path} field ${FIELDS.credentialJson} ${backup.problem}; nothing restored`);
+    if (!deps.force && local.entry?.ok && local.entry.credential.expiresAt > backup.credential.expiresAt)
+      throw new UsageError("the local credential expires later than the Vault backup; not replaced", { hint: "Replace it anyway: tokenctl vault restore --force" });
+    deps.files.restore(backup.credential);
+    return { mode: "rotating", level: "RECOVERED", message: `restored the Vault backup (version ${remote.version}) into ${options.credentials} at ${options.key}` };
   });
 }
 

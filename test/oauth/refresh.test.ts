@@ -160,7 +160,7 @@ describe("getValidToken", () => {
 
   test("expired without a refresh token: AuthRefusedError; inside the margin: returned with a warning", async () => {
     const s = setup({ accessToken: "a", refreshToken: "", expiresAt: NOW - 1000 });
-    expect(getValidToken({ ...base, store: s.store, refresh: grant() })).rejects.toThrow("no refresh token");
+    await expect(getValidToken({ ...base, store: s.store, refresh: grant() })).rejects.toThrow("no refresh token");
     const s2 = setup({ accessToken: "a", expiresAt: NOW + 60_000 });
     const got = await getValidToken({ ...base, store: s2.store, refresh: grant() });
     expect(got.warning).toContain("expires in 60 s");

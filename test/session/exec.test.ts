@@ -141,7 +141,7 @@ describe("execSession", () => {
     const parent = tempDir();
     const marker = join(parent, "ran");
     const p = execSession({ command: ["touch", marker], connect: noDaemon, requireDaemon: true, dir: parent, env: { PATH: process.env.PATH } });
-    expect(p).rejects.toBeInstanceOf(UnavailableError);
+    await expect(p).rejects.toBeInstanceOf(UnavailableError);
     await p.catch(() => {});
     expect(existsSync(marker)).toBe(false);
   });
@@ -157,7 +157,7 @@ describe("execSession", () => {
       revoke: async () => undefined,
     };
     const p = execSession({ command: ["touch", marker], connect: async () => service, dir: parent, env: { PATH: process.env.PATH }, onStart: (i) => (dir = i.dir) });
-    expect(p).rejects.toBeInstanceOf(AuthRefusedError);
+    await expect(p).rejects.toBeInstanceOf(AuthRefusedError);
     await p.catch(() => {});
     expect(existsSync(marker)).toBe(false);
     expect(dir).toBe("");

@@ -63,6 +63,43 @@ describe("tokenctl vault (compiled)", () => {
     f.noSecrets(a, b, s);
   });
 
+  it("sync --dry-run prints the plan on stdout and changes nothing (no Vault write, no file, no log)", async () => {
+    const f = fixture();
+    f.srv.put("secret", "claude/alice", { setup_token: SETUP });
+    const text = await f.run("sync", "--dry-run");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(
+      [
+        "dry run, nothing changed; vault sync would:",
+        "  renew      renew the Vault token",
+        `  write-env  write ${f.envFile} (CLAUDE_CODE_OAUTH_TOKEN=the setup token from Vault)`,
+        `and end with: OK setup token from Vault secret/claude/alice materialized to ${f.envFile}`,
+        "",
+      ].join("\n"),
+    );
+    const json = await f.run("sync", "--dry-run", "--json");
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, mode: "setup-token", steps: [{ do: "renew" }, { do: "write-env" }], outcome: { level: "OK", exitCode: 0 } });
+    expect(f.srv.requests.filter((q) => q.method !== "GET")).toEqual([]);
+    expect(existsSync(f.envFile)).toBe(false);
+    expect(existsSync(join(f.home, ".state"))).toBe(false);
+    f.noSecrets(text, json);
+  });
+
+  it("sync --dry-run of a sync that would fail: the plan ends in FAIL with its exit code; the dry run exits 0", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: cred("expired", Date.now() - 1000) });
+    const before = readFileSync(f.credentials, "utf8");
+    const r = await f.run("sync", "--dry-run", "--probe", `touch ${join(f.home, "probe-ran")}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("  probe  judge the local credential by shape and expiry (a dry run does not run --probe): does not work\n");
+    expect(r.stdout).toEndWith("and end with: FAIL local credential does not work and Vault holds no backup; interactive login required (exit 4)\n");
+    expect(readFileSync(f.credentials, "utf8")).toBe(before);
+    expect(existsSync(join(f.home, ".state"))).toBe(false);
+    expect(existsSync(join(f.home, "probe-ran"))).toBe(false);
+    f.noSecrets(r);
+  });
+
   it("sync with a failing probe restores the backup, then backs up (exit 0, RECOVERED)", async () => {
     const f = fixture();
     const backup = cred("backup", Date.now() + 3_600_000);
@@ -98,6 +135,44 @@ describe("tokenctl vault (compiled)", () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("sealed");
     expect(readFileSync(f.credentials, "utf8")).toBe(before);
+    f.noSecrets(r);
+  });
+
+  it("status against a sealed Vault: the report on stdout, the failure on stderr, exit 5; --json keeps stdout one JSON value", async () => {
+    const f = fixture();
+    f.srv.sealed = true;
+    const text = await f.run("status");
+    expect(text.code).toBe(5);
+    expect(text.stdout).toContain("mode: rotating\n");
+    expect(text.stdout).toMatch(/Vault backup: unknown \(Vault at http:\/\/127\.0\.0\.1:\d+ is sealed/);
+    expect(text.stderr).toContain("is sealed or not active");
+    const json = await f.run("status", "--json");
+    expect(json.code).toBe(5);
+    expect(json.stderr).toContain("is sealed or not active");
+    // The error object is printed by the one --json failure rule (src/main.ts); the partial report rides on it as `result`.
+    if (json.stdout !== "") expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 5 } });
+    expect(existsSync(join(f.home, ".state"))).toBe(false);
+    f.noSecrets(text, json);
+  });
+
+  it("status and sync without an address: exit 2 and a fix line for the command that was run", async () => {
+    const f = fixture();
+    const env = { ...f.env, VAULT_ADDR: undefined };
+    for (const cmd of ["status", "sync"]) {
+      const r = await runBin(["vault", cmd, "--path", "claude/alice"], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("No Vault address");
+      expect(r.stderr).toContain(`tokenctl vault ${cmd} --addr https://vault.example:8200 --path claude/alice`);
+    }
+  });
+
+  it("sync --json against an unreachable Vault: exit 5, the reason on stderr", async () => {
+    const f = fixture();
+    f.srv.stop();
+    const r = await f.run("sync", "--json");
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("is unreachable");
+    if (r.stdout !== "") expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 5, kind: "UnavailableError" } });
     f.noSecrets(r);
   });
 

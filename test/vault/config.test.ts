@@ -8,6 +8,21 @@ import { tempDir } from "../support/tmp.ts";
 const ENV = { HOME: "/home/alice", VAULT_ADDR: "https://vault.example:8200", VAULT_TOKEN_FILE: "/home/alice/.vault-sync-token" };
 
 describe("resolveVaultConfig", () => {
+  it("fix lines name the command that was run and the path given", () => {
+    const hint = (flags: VaultFlags, env: Record<string, string>, command?: string) => {
+      try {
+        resolveVaultConfig(flags, env, true, command);
+      } catch (e) {
+        return (e as UsageError).hint;
+      }
+      throw new Error("expected a usage error");
+    };
+    expect(hint({ path: "claude/bob" }, { HOME: "/h", VAULT_TOKEN: "x" }, "status")).toBe("tokenctl vault status --addr https://vault.example:8200 --path claude/bob, with your Vault's address");
+    expect(hint({ path: "a b" }, { HOME: "/h", VAULT_TOKEN: "x" }, "backup")).toStartWith("tokenctl vault backup --addr https://vault.example:8200 --path claude/alice,");
+    expect(hint({ path: "p" }, { HOME: "/h", VAULT_ADDR: "https://v" }, "restore")).toBe("tokenctl vault restore --token-file ~/.config/tokenctl/vault.token --path p");
+    expect(hint({}, ENV, "status")).toBe("tokenctl vault status --path claude/alice, with your secret's path");
+  });
+
   it("fills the documented defaults", () => {
     const c = resolveVaultConfig({ path: "claude/alice" }, ENV);
     expect(c).toEqual({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mergeCredentials, realFiles } from "../../src/vault/files.ts";
 import { checkCredential, parseCredentialJson } from "../../src/vault/record.ts";
@@ -14,17 +14,19 @@ describe("credentials file", () => {
 
   it("restores into a missing file (0600) and reports the state at --key", () => {
     const dir = tempDir();
-    const files = realFiles(join(dir, "c", "creds.json"), "k", join(dir, "env"));
+    const files = realFiles({ credentials: join(dir, "c", "creds.json"), key: "k", envFile: join(dir, "env"), stateDir: join(dir, "state") });
     expect(files.readLocal()).toEqual({ file: "absent", entry: undefined });
-    expect(files.restore(C)).toBeUndefined();
+    files.restore(C);
     expect(statSync(join(dir, "c", "creds.json")).mode & 0o777).toBe(0o600);
+    // Nothing was there, so nothing is kept.
+    expect(existsSync(join(dir, "state", "credentials.before-restore.json"))).toBe(false);
     expect(files.readLocal()).toEqual({ file: "present", entry: { ok: true, credential: C } });
   });
 
   it("refuses to restore into a file that is not a JSON object", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "creds.json"), "[1,2]", { mode: 0o600 });
-    const files = realFiles(join(dir, "creds.json"), "k", join(dir, "env"));
+    const files = realFiles({ credentials: join(dir, "creds.json"), key: "k", envFile: join(dir, "env"), stateDir: join(dir, "state") });
     expect(files.readLocal().file).toBe("unparseable");
     expect(() => files.restore(C)).toThrow("not a JSON object");
     expect(readFileSync(join(dir, "creds.json"), "utf8")).toBe("[1,2]");
@@ -33,7 +35,7 @@ describe("credentials file", () => {
   it("reads a too-open env file as different so it gets replaced", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "env"), "X=1\n", { mode: 0o644 });
-    expect(realFiles(join(dir, "c"), "k", join(dir, "env")).readEnv()).toBe("");
+    expect(realFiles({ credentials: join(dir, "c"), key: "k", envFile: join(dir, "env"), stateDir: join(dir, "state") }).readEnv()).toBe("");
   });
 });
 

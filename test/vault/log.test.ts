@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileLog, formatLine, lastResult, mask, syslogViaLogger } from "../../src/vault/log.ts";
+import { fileLog, findOnPath, formatLine, lastResult, mask, syslogViaLogger } from "../../src/vault/log.ts";
 import { tempDir } from "../support/tmp.ts";
 
 describe("sync log", () => {
@@ -31,6 +31,19 @@ describe("sync log", () => {
     await syslogViaLogger("FAIL", "FAIL something about /path", fake);
     expect(readFileSync(join(dir, "argv"), "utf8")).toBe("-t\ntokenctl-vault-sync\n-p\nuser.err\n");
     expect(readFileSync(join(dir, "stdin"), "utf8")).toBe("FAIL something about /path\n");
+  });
+
+  it("finds logger(1) on PATH as the shell would: the first executable file", () => {
+    const dir = tempDir();
+    for (const d of ["a", "b", "c", "d"]) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, "a", "logger"), "not executable", { mode: 0o600 });
+    mkdirSync(join(dir, "b", "logger"));
+    writeFileSync(join(dir, "c", "logger"), "#!/bin/sh\n", { mode: 0o700 });
+    writeFileSync(join(dir, "d", "logger"), "#!/bin/sh\n", { mode: 0o700 });
+    const path = ["", join(dir, "a"), join(dir, "b"), join(dir, "c"), join(dir, "d")].join(":");
+    expect(findOnPath("logger", path)).toBe(join(dir, "c", "logger"));
+    expect(findOnPath("logger", join(dir, "a"))).toBeNull();
+    expect(findOnPath("logger", "")).toBeNull();
   });
 
   it("treats a missing logger as nothing to do", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { checkLocal, envLine, mergeBackup, planSync, setupTokenOf, type LocalState, type RemoteState, type Step, type SyncState } from "../../src/vault/plan.ts";
+import { checkLocal, envLine, mergeBackup, planBackup, planSync, setupTokenOf, type LocalState, type RemoteState, type Step, type SyncState } from "../../src/vault/plan.ts";
 import type { OAuthCredential } from "../../src/vault/record.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
@@ -85,6 +85,27 @@ describe("planSync", () => {
     const text = JSON.stringify(all.filter((s) => s.do === "fail" || s.do === "warn"));
     for (const secret of ["at-local", "rt-local", "at-x", "sk-wrong-SECRET"]) expect(text).not.toContain(secret);
     expect(all.some((s) => s.do === "fail")).toBe(true);
+  });
+});
+
+describe("planBackup (vault backup)", () => {
+  it.each<[string, RemoteState, boolean, string[]]>([
+    ["no secret → backup", remote(), false, ["backup"]],
+    ["older backup → backup", withBackup(OLDER), false, ["backup"]],
+    ["newer backup → keep it", withBackup(NEWER), false, ["keep-remote:newer"]],
+    ["newer backup, --force → backup", withBackup(NEWER), true, ["backup"]],
+    ["same backup, --force → still nothing to write", withBackup(LOCAL), true, ["keep-remote:current"]],
+    ["malformed backup → warn, replace", remote({ claude_ai_oauth_json: "{" }), false, ["warn", "backup"]],
+  ])("%s", (_name, r, force, expected) => {
+    expect(kinds(planBackup(local(LOCAL), r, NOW, force))).toEqual(expected);
+  });
+
+  it("--force over a newer backup writes with cas = the version read and keeps sibling fields", () => {
+    const [step] = planBackup(local(LOCAL), withBackup(NEWER), NOW, true);
+    if (step?.do !== "backup") throw new Error("no backup step");
+    expect(step.cas).toBe(3);
+    expect(step.data.sibling).toBe("kept");
+    expect(JSON.parse(step.data.claude_ai_oauth_json as string)).toEqual(LOCAL);
   });
 });
 

@@ -3,9 +3,10 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node
 import { join } from "node:path";
 import { AuthRefusedError, TokenctlError, UnavailableError } from "../../src/errors.ts";
 import { writeSecretFile } from "../../src/fs/secure.ts";
-import { VaultClient } from "../../src/vault/client.ts";
+import { CasConflictError, VaultClient, type VaultApi } from "../../src/vault/client.ts";
 import { realFiles } from "../../src/vault/files.ts";
 import { fileLog } from "../../src/vault/log.ts";
+import { dryRunSync } from "../../src/vault/dry-run.ts";
 import { ForeignTokenError, LoginRequiredError, runBackup, runRestore, runStatus, runSync, type SyncOptions } from "../../src/vault/sync.ts";
 import type { OAuthCredential } from "../../src/vault/record.ts";
 import { startVaultServer, type VaultServer } from "../support/vault-server.ts";
@@ -33,7 +34,7 @@ afterEach(() => {
   server = undefined;
 });
 
-function fixture(over: { token?: string; probe?: boolean[]; timeoutMs?: number; expect?: Partial<SyncOptions> } = {}) {
+function fixture(over: { token?: string; probe?: boolean[]; timeoutMs?: number; deadline?: (ms: number) => AbortSignal; expect?: Partial<SyncOptions> } = {}) {
   const dir = tempDir();
   const srv = startVaultServer({
     tokens: {
@@ -61,8 +62,9 @@ function fixture(over: { token?: string; probe?: boolean[]; timeoutMs?: number; 
   const probeAnswers = over.probe ? [...over.probe] : undefined;
   let probes = 0;
   const deps = {
-    vault: new VaultClient({ addr: srv.url, token, timeoutMs: over.timeoutMs ?? 2000 }),
-    files: realFiles(options.credentials, options.key, options.envFile),
+    // Retries back off on no clock: the waits are not what these tests are about (client.test.ts counts them).
+    vault: new VaultClient({ addr: srv.url, token, timeoutMs: over.timeoutMs ?? 2000, sleep: async () => {}, deadline: over.deadline }),
+    files: realFiles(options),
     log,
     now: () => NOW,
     probe: probeAnswers
@@ -195,6 +197,30 @@ describe("vault sync: rotating credential", () => {
     expect(f.readLog()).toContain("check-and-set conflict");
     expect(paths(f.srv).filter((p) => p.startsWith("POST /v1/secret")).length).toBe(2);
     f.assertNoSecrets(r);
+  });
+
+  it.each(["sync", "backup"] as const)("%s gives up after casRetries conflicts in a row: each logged, then FAIL (exit 1)", async (which) => {
+    const f = fixture({ probe: [true] });
+    f.writeCreds({ claudeAiOauth: LOCAL });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
+    // Another machine writes just before each of our writes, for ever.
+    const c = f.deps.vault;
+    const vault: VaultApi = {
+      lookupSelf: () => c.lookupSelf(),
+      renewSelf: () => c.renewSelf(),
+      readKv: (m, p) => c.readKv(m, p),
+      writeKv: (m, p, data, cas) => {
+        f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
+        return c.writeKv(m, p, data, cas);
+      },
+    };
+    const deps = { ...f.deps, vault, casRetries: 2 };
+    const e = await caught(which === "sync" ? runSync(f.options, deps) : runBackup(f.options, deps));
+    expect(e).toBeInstanceOf(CasConflictError);
+    expect((e as TokenctlError).exitCode).toBe(1);
+    expect(paths(f.srv).filter((p) => p.startsWith("POST /v1/secret"))).toHaveLength(3);
+    expect(f.readLog().match(/WARN Vault secret\/claude\/alice changed since it was read/g)).toHaveLength(2);
+    expect(f.readLog()).toMatch(/FAIL Vault's secret changed since it was read[^\n]*\n$/);
   });
 
   it("keeps a concurrent writer's newer backup instead of overwriting it", async () => {
@@ -338,17 +364,16 @@ describe("vault sync: refusals and failures", () => {
     expect(f.snapshot()).toEqual(before);
   });
 
-  it("a slow Vault hits --timeout → exit 5, local files untouched", async () => {
-    const f = fixture({ probe: [true], timeoutMs: 100 });
+  it("a Vault that does not answer within --timeout → exit 5, local files untouched", async () => {
+    // The deadline passes at the first request, on no clock; the compiled-binary test waits for a real one.
+    const f = fixture({ probe: [true], timeoutMs: 100, deadline: () => AbortSignal.abort(new DOMException("deadline", "TimeoutError")) });
     f.writeCreds({ claudeAiOauth: LOCAL });
-    f.srv.delayMs = 600;
     const before = f.snapshot();
-    const t0 = performance.now();
     const e = await caught(runSync(f.options, f.deps));
-    expect(performance.now() - t0).toBeLessThan(550);
     expect(e).toBeInstanceOf(UnavailableError);
     expect(e.message).toContain("within 0.1 s");
     expect(f.snapshot()).toEqual(before);
+    expect(f.readLog()).toContain("FAIL Vault at");
     f.assertNoSecrets(e);
   });
 
@@ -434,5 +459,88 @@ describe("vault backup / restore / status", () => {
     const sealed = await runStatus(f.options, f.deps);
     expect(sealed.vault.error).toBeInstanceOf(UnavailableError);
     f.assertNoSecrets(s, { ...sealed, vault: { error: sealed.vault.error?.message } });
+  });
+});
+
+describe("vault sync --dry-run", () => {
+  /** The dry run's deps: the real client and files; no log, no lock, no probe. */
+  const dry = (f: ReturnType<typeof fixture>, probeConfigured = false) => ({ vault: f.deps.vault, files: f.deps.files, now: f.deps.now, probeConfigured });
+  const writes = (srv: VaultServer) => srv.requests.filter((r) => r.method !== "GET");
+
+  it("setup token: plans the env file, writes nothing, asks Vault only with GET", async () => {
+    const f = fixture();
+    f.srv.put("secret", "claude/alice", { setup_token: SETUP });
+    const before = f.snapshot();
+    const plan = await dryRunSync(f.options, dry(f));
+    expect(plan).toEqual({
+      dryRun: true,
+      mode: "setup-token",
+      steps: [
+        { do: "renew", detail: "renew the Vault token" },
+        { do: "write-env", detail: `write ${f.options.envFile} (CLAUDE_CODE_OAUTH_TOKEN=the setup token from Vault)` },
+      ],
+      outcome: { level: "OK", message: `setup token from Vault secret/claude/alice materialized to ${f.options.envFile}`, exitCode: 0 },
+    });
+    expect(paths(f.srv)).toEqual(["GET /v1/auth/token/lookup-self", "GET /v1/secret/data/claude/alice"]);
+    expect(f.snapshot()).toEqual(before);
+    expect(existsSync(f.options.envFile)).toBe(false);
+    expect(existsSync(f.options.stateDir)).toBe(false);
+    f.assertNoSecrets(plan);
+  });
+
+  it("expired local credential: plans the restore and the probe after it; no write request, no local write", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: cred("expired", NOW - 1), other: 1 });
+    writeSecretFile(f.options.envFile, "CLAUDE_CODE_OAUTH_TOKEN=stale\n");
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(NEW_BACKUP), sibling: "x" });
+    const before = f.snapshot();
+    const plan = await dryRunSync(f.options, dry(f, true));
+    expect(plan.steps.map((s) => s.do)).toEqual(["renew", "remove-env", "probe", "restore", "probe"]);
+    expect(plan.steps[2]!.detail).toBe("judge the local credential by shape and expiry (a dry run does not run --probe): does not work");
+    expect(plan.steps[3]!.detail).toBe(
+      `put the Vault backup (version 1) into ${f.options.credentials} at claudeAiOauth, keeping the file it replaces as ${join(f.options.stateDir, "credentials.before-restore.json")}`,
+    );
+    expect(plan.steps[4]!.detail).toEndWith(": works");
+    expect(plan.outcome).toEqual({ level: "RECOVERED", message: "restored credential works; Vault backup already current", exitCode: 0 });
+    expect(writes(f.srv)).toEqual([]);
+    expect(f.srv.get("secret", "claude/alice")!.version).toBe(1);
+    expect(f.snapshot()).toEqual(before);
+    expect(existsSync(f.options.stateDir)).toBe(false);
+    f.assertNoSecrets(plan);
+  });
+
+  it("working local credential, older backup: plans the check-and-set write, sends none", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: LOCAL });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: '{"broken' });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
+    const before = f.snapshot();
+    const plan = await dryRunSync(f.options, dry(f));
+    expect(plan.steps.slice(1)).toEqual([
+      { do: "probe", detail: "judge the local credential by shape and expiry: works" },
+      { do: "backup", detail: "write the local credential to Vault secret/claude/alice as version 3 (check-and-set 2; other fields kept)" },
+    ]);
+    expect(plan.outcome.message).toBe("local credential works; backed up to Vault secret/claude/alice version 3");
+    expect(writes(f.srv)).toEqual([]);
+    expect(f.srv.get("secret", "claude/alice")!.version).toBe(2);
+    expect(f.snapshot()).toEqual(before);
+    f.assertNoSecrets(plan);
+  });
+
+  it("a sync that would fail: the plan ends in FAIL with its exit code, and nothing is logged", async () => {
+    const f = fixture();
+    f.writeCreds({ claudeAiOauth: cred("expired", NOW - 1) });
+    const plan = await dryRunSync(f.options, dry(f));
+    expect(plan.outcome).toEqual({ level: "FAIL", message: "local credential does not work and Vault holds no backup; interactive login required", exitCode: 4 });
+    expect(writes(f.srv)).toEqual([]);
+    expect(f.readLog()).toBe("");
+  });
+
+  it("a foreign token or a sealed Vault fails the dry run itself", async () => {
+    const f = fixture({ token: FOREIGN_TOKEN });
+    expect(await caught(dryRunSync(f.options, dry(f)))).toBeInstanceOf(ForeignTokenError);
+    f.srv.sealed = true;
+    expect(await caught(dryRunSync(f.options, dry(f)))).toBeInstanceOf(UnavailableError);
+    expect(writes(f.srv)).toEqual([]);
   });
 });

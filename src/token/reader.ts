@@ -58,9 +58,17 @@ export class TokenNotFoundError extends NotFoundError {
   }
 }
 
-/** One line per source: "1. env TOKENCTL_TOKEN (default): not set". */
+/**
+ * One line per source: "1. env TOKENCTL_TOKEN: not set", "3. file /x/token (TOKENCTL_TOKEN_FILE):
+ * does not exist". Where a name came from is shown for the file always, for the variables when a
+ * flag or preset chose them.
+ */
 export function formatAttempts(attempts: Attempt[]): string {
-  return attempts.map((a, i) => `  ${i + 1}. ${a.source} ${a.where}${a.from ? ` (${a.from})` : ""}: ${a.note}`).join("\n");
+  return attempts.map((a, i) => `  ${i + 1}. ${a.source} ${whereOf(a.source, a.where, a.from)}: ${a.note}`).join("\n");
+}
+
+function whereOf(source: SourceKind, where: string, from: string | undefined): string {
+  return from && (source === "file" || from !== "default") ? `${where} (${from})` : where;
 }
 
 /** A token source held a value that cannot be a token (exit 2). The value is never quoted. */
@@ -72,7 +80,7 @@ export class InvalidTokenError extends UsageError {
 function checkValue(value: string, source: SourceKind, where: string, from: string | undefined): string {
   const problem = tokenValueProblem(value);
   if (problem)
-    throw new InvalidTokenError(`The token from ${source} ${where}${from ? ` (${from})` : ""} ${problem}; a token is one line of printable ASCII without spaces`, {
+    throw new InvalidTokenError(`The token from ${source} ${whereOf(source, where, from)} ${problem}; a token is one line of printable ASCII without spaces`, {
       hint: `Hand over the token alone, e.g. printf %s "$TOKEN" | tokenctl token set`,
     });
   return value;
@@ -107,6 +115,9 @@ export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs
       if (errnoCode(e) === "EBADF") return undefined; // not inherited
       throw e;
     }
+    // No file type at all (an anonymous inode: epoll, eventfd): the runtime's own, opened under a
+    // number the parent did not pass on.
+    if (typeName(st) === "an unknown file type") return undefined;
     // A pipe, FIFO, file or terminal can hold a token; anything else is a mistake worth naming.
     if (!(st.isFile() || st.isFIFO() || st.isCharacterDevice()))
       throw new UsageError(`fd ${fd} is ${typeName(st)}, not a pipe or file holding a token`, {

@@ -41,7 +41,7 @@ describe("every read path refuses what token set refuses (exit 2, value never ec
     })();
     expect(err).toBeInstanceOf(InvalidTokenError);
     expect(err!.exitCode).toBe(2);
-    expect(err!.message).toContain("The token from env TOKENCTL_TOKEN (default) contains a");
+    expect(err!.message).toContain("The token from env TOKENCTL_TOKEN contains a");
     expect(err!.message).toContain(problem);
     expect(err!.message).not.toContain(SECRET);
   });
@@ -71,7 +71,7 @@ describe("every read path refuses what token set refuses (exit 2, value never ec
     const file = join(dir, "state", "token");
     const env = { HOME: "/h", TOKENCTL_TOKEN_FD: String(fd), TOKENCTL_TOKEN_FILE: file };
     try {
-      expect(() => readToken(resolveSources({}, env), defaultReaderDeps(env))).toThrow(new RegExp(`^The token from fd TOKENCTL_TOKEN_FD=${fd} \\(default\\) contains a .*${problem}`));
+      expect(() => readToken(resolveSources({}, env), defaultReaderDeps(env))).toThrow(new RegExp(`^The token from fd TOKENCTL_TOKEN_FD=${fd} contains a .*${problem}`));
     } finally {
       closeSync(fd);
     }

@@ -141,6 +141,8 @@ export class DaemonClient {
   private async open(options: ConnectOptions): Promise<void> {
     // Resolve the credential before connecting, but a missing token file is not fatal: the socket may
     // be forwarded from another machine, and the daemon's own answer is the clearest report.
+    // The socket first: a planted socket (and the token file beside it) is refused as what it is.
+    verifySocketPath(this.socketPath);
     let auth: Message;
     let missingTokenFile: string | undefined;
     if (options.token !== undefined) auth = { type: "auth", token: options.token };
@@ -155,7 +157,6 @@ export class DaemonClient {
       }
     } else auth = { type: "auth" };
 
-    verifySocketPath(this.socketPath);
     const splitter = new FrameSplitter(CLIENT_MAX_FRAME);
     const deadline = this.timer(`connecting to the daemon on ${this.socketPath}`);
     try {

@@ -62,7 +62,7 @@ export function checkTrustedDirs(dir: string, what: string, fs: TrustFs = realTr
     const sticky = (st.mode & S_ISVTX) !== 0 && st.uid === 0;
     if (!trustedOwner(st.uid, me))
       throw new UntrustedPathError(`Refusing ${what}: directory ${d} is owned by uid ${st.uid}, neither you (uid ${me}) nor root`, d, st.uid, {
-        hint: `Use a path whose directories only you and root own, e.g. the default (unset the variable or flag naming ${what})`,
+        hint: `Use a location whose directories only you and root own, such as tokenctl's defaults (see tokenctl doctor)`,
       });
     if (st.mode & 0o022 && !sticky)
       throw new UntrustedPathError(
@@ -105,7 +105,7 @@ export function checkTrustedPath(path: string, what: string, fs: TrustFs = realT
   }
   if (!trustedOwner(st.uid, me))
     throw new UntrustedPathError(`Refusing ${what}: ${entry} is owned by uid ${st.uid}, neither you (uid ${me}) nor root`, entry, st.uid, {
-      hint: `Remove it if it is not yours (ask root), or point tokenctl at your own: unset the variable or flag naming ${path}`,
+      hint: `Point tokenctl at your own: check the flag or variable that named ${path}, and ask root to remove it if it is not yours`,
     });
   return entry;
 }

@@ -4,7 +4,6 @@ import { commonArgs, ENV, helpMeta } from "./_shared.ts";
 import { printJson, printResult } from "./output.ts";
 import { resolveSources, type SourceFlags } from "../token/sources.ts";
 import { defaultReaderDeps, formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";
-import { parseDuration } from "../duration.ts";
 import { formatHeaderLines, headersFor } from "../token/headers.ts";
 
 const sourceArgs = {
@@ -38,7 +37,8 @@ function flagsOf(args: { preset?: string; env?: string; "fd-env"?: string; file?
 
 /** Read the token, reporting persistence problems and (with --explain) the sources tried. */
 async function read(args: { explain?: boolean; "fd-timeout"?: string } & Parameters<typeof flagsOf>[0]): Promise<{ result: TokenResult; orgEnvName: string }> {
-  const fdTimeoutMs = args["fd-timeout"] === undefined ? undefined : parseDuration(args["fd-timeout"], "--fd-timeout", 3_600_000);
+  // Loaded only with the flag: `token get` runs in loops and pays for every module.
+  const fdTimeoutMs = args["fd-timeout"] === undefined ? undefined : (await import("../duration.ts")).parseDuration(args["fd-timeout"], "--fd-timeout", 3_600_000);
   const sources = resolveSources(flagsOf(args));
   const result = readToken(sources, defaultReaderDeps(process.env, { fdTimeoutMs }));
   if (args.explain || result.persistError) {

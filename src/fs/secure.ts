@@ -198,6 +198,7 @@ export function checkPrivateDir(dir: string, options: { strict?: boolean } = {})
  * and the old file is left exactly as it was.
  */
 export function writeSecretFile(path: string, data: string | Uint8Array): void {
+  refuseKernelFile(path);
   const dir = dirname(path);
   ensurePrivateDir(dir);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);

@@ -86,6 +86,10 @@ describe("real files", () => {
     expect(err?.message).toMatch(/under \/(proc|sys|dev)|on (procfs|sysfs)/);
   });
 
+  it.each(["/dev/stdout", "/proc/self/fd/1", "/sys/kernel/token"])("writing %s is refused before anything is created", (p) => {
+    expect(() => writeSecretFile(p, "t0k")).toThrow(/under \/(dev|proc|sys)/);
+  });
+
   it("a symlink from an ordinary dir into /proc is refused by where it leads", () => {
     const link = join(tempDir(), "environ");
     symlinkSync("/proc/self/environ", link);

@@ -1,5 +1,6 @@
 /** Doctor's checks over fakes: keychain reasons, daemon, OAuth records, Vault, the path sweep, the whole run. */
 import { UntrustedPathError } from "../../src/fs/trust.ts";
+import { UntrustedDaemonError } from "../../src/daemon/client.ts";
 import { describe, expect, it } from "bun:test";
 import { AuthRefusedError, InsecureFileError, UnavailableError } from "../../src/errors.ts";
 import {
@@ -141,6 +142,18 @@ describe("checkDaemon", () => {
       "fail",
       "chmod 600 /r/daemon.token",
       /too open/,
+    ],
+    [
+      "served by another user",
+      sock,
+      async () => {
+        throw new UntrustedDaemonError("Refusing the daemon on /r/tokenctl.sock: the process serving it runs as uid 65534, neither you (uid 1000) nor root; nothing was sent", {
+          hint: "Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon",
+        });
+      },
+      "fail",
+      "Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon",
+      /runs as uid 65534/,
     ],
   ] as const)("%s", async (_n, st, connect, status, fix, detail) => {
     const c = await checkDaemon(paths, { stat: () => st, connectDaemon: connect as never, version: "0.1.0" });

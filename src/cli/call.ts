@@ -8,6 +8,7 @@ async function connect(args: { socket?: string; "token-file"?: string }) {
   const { resolveDaemonPaths } = await import("../daemon/paths.ts");
   const { connectDaemon } = await import("../daemon/client.ts");
   const paths = resolveDaemonPaths({ socket: args.socket, tokenFile: args["token-file"] });
+  if (paths.runtimeWarning) log().warn(paths.runtimeWarning);
   return connectDaemon({ socketPath: paths.socketPath, tokenFile: paths.tokenFile });
 }
 

@@ -30,7 +30,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const timeoutMs = parseDuration(args.timeout ?? "5", "--timeout", 3_600_000);
-    const { runDoctor, realDeps, hasFailures } = await import("../doctor/checks.ts");
+    const { runDoctor, realDeps, hasFailures, DoctorProblemsError } = await import("../doctor/checks.ts");
     const { formatTable, summarize } = await import("../doctor/report.ts");
     const checks = await runDoctor(
       { socket: args.socket, tokenFile: args["token-file"], vaultAddr: args["vault-addr"], vaultTokenFile: args["vault-token-file"], timeoutMs },
@@ -38,10 +38,8 @@ export default defineCommand({
     );
     if (args.json) printJson(checks);
     else printResult(formatTable(checks));
-    const failed = hasFailures(checks);
-    if (failed) log().error(summarize(checks));
-    else log().success(summarize(checks));
-    // The report is the result; a failing check is not an error to map, just exit 1.
-    if (failed) process.exitCode = 1;
+    // The report is the result; failing rows end as one error (exit 1) carrying the summary.
+    if (hasFailures(checks)) throw new DoctorProblemsError(summarize(checks), { hint: "Run the fix: line under each FAIL row, then tokenctl doctor again" });
+    log().success(summarize(checks));
   },
 });

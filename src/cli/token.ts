@@ -3,7 +3,7 @@ import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, ENV, helpMeta } from "./_shared.ts";
 import { printJson, printResult } from "./output.ts";
 import { resolveSources, type SourceFlags } from "../token/sources.ts";
-import { formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";
+import { defaultReaderDeps, formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";
 import { formatHeaderLines, headersFor } from "../token/headers.ts";
 
 const sourceArgs = {
@@ -12,6 +12,12 @@ const sourceArgs = {
   "fd-env": { type: "string", valueHint: "NAME", description: "Env var holding an inherited fd number (default TOKENCTL_TOKEN_FD)" },
   file: { type: "string", valueHint: "path", description: "Token file (env TOKENCTL_TOKEN_FILE; default $XDG_STATE_HOME/tokenctl/token)" },
   explain: { type: "boolean", description: "Say on stderr which source gave the token" },
+} as const satisfies ArgsDef;
+
+/** Only for the commands that read the fd source. */
+const readArgs = {
+  ...sourceArgs,
+  "fd-timeout": { type: "string", valueHint: "duration", description: "How long the fd source may take to reach end of input (default 2s)" },
 } as const satisfies ArgsDef;
 
 /** The variables the token sources read (see src/token/sources.ts). */
@@ -30,9 +36,11 @@ function flagsOf(args: { preset?: string; env?: string; "fd-env"?: string; file?
 }
 
 /** Read the token, reporting persistence problems and (with --explain) the sources tried. */
-async function read(args: { explain?: boolean } & Parameters<typeof flagsOf>[0]): Promise<{ result: TokenResult; orgEnvName: string }> {
+async function read(args: { explain?: boolean; "fd-timeout"?: string } & Parameters<typeof flagsOf>[0]): Promise<{ result: TokenResult; orgEnvName: string }> {
+  // Loaded only with the flag: `token get` runs in loops and pays for every module.
+  const fdTimeoutMs = args["fd-timeout"] === undefined ? undefined : (await import("../duration.ts")).parseDuration(args["fd-timeout"], "--fd-timeout", 3_600_000);
   const sources = resolveSources(flagsOf(args));
-  const result = readToken(sources);
+  const result = readToken(sources, defaultReaderDeps(process.env, { fdTimeoutMs }));
   if (args.explain || result.persistError) {
     const { log } = await import("./output.ts");
     if (result.persistError) log().warn(`Token read from fd but not saved for subprocesses: ${result.persistError}`);
@@ -61,9 +69,9 @@ export const get = defineCommand({
     name: "get",
     description: "Print this process's session token (env, then inherited fd, then file)",
     env: SOURCE_ENV,
-    examples: ["API_TOKEN=$(tokenctl token get) || exit; export API_TOKEN", "tokenctl token get --preset claude-code --explain"],
+    examples: ["API_TOKEN=$(tokenctl token get) || exit; export API_TOKEN", "tokenctl token get --preset claude-code --explain", "tokenctl token get --fd-timeout 10s"],
   }),
-  args: { ...sourceArgs, ...commonArgs },
+  args: { ...readArgs, ...commonArgs },
   run: ({ args }) => runGet(args),
 });
 
@@ -77,7 +85,7 @@ export const headers = defineCommand({
     ],
     examples: [`h=$(tokenctl token headers) || exit; printf '%s\\n' "$h" | curl -H @- https://api.example.com/v1/me`, "tokenctl token headers --json"],
   }),
-  args: { ...sourceArgs, ...commonArgs },
+  args: { ...readArgs, ...commonArgs },
   run: ({ args }) => runHeaders(args),
 });
 

@@ -1,10 +1,16 @@
 /**
  * The one client for the daemon: connect, authenticate, request/response by id, events. Every
  * command that talks to the daemon goes through connectDaemon(); nothing else opens the socket.
+ *
+ * Before anything secret is sent, the server is verified (see verifyServer): the socket and every
+ * directory above it must be ours or root's and not writable by others, and where the platform
+ * reports peer credentials (SO_PEERCRED, getpeereid) the process serving it must run as us or
+ * root. A fake daemon planted by another local user gets nothing, and nothing it says is used.
  */
-import type { Socket } from "bun";
-import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
+import { connect as netConnect, type Socket } from "node:net";
+import { AuthRefusedError, InsecureFileError, NotFoundError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
 import { readSecretFile } from "../fs/secure.ts";
+import { checkTrustedPath, trustedOwner, UntrustedPathError } from "../fs/trust.ts";
 import type { Message } from "./extension.ts";
 import { FrameSplitter, encode } from "./protocol.ts";
 
@@ -18,6 +24,68 @@ export interface ConnectOptions {
   credential?: Message;
   /** Limit for connecting plus the handshake, and the default per request (default 5000 ms). */
   timeoutMs?: number;
+}
+
+/**
+ * The server on the socket is not one we may trust: the socket or a directory above it belongs to
+ * another user, the process serving it runs as another user, or it accepted a connection that
+ * offered no credential. Exit 2, like any unsafe file: nothing was sent.
+ */
+export class UntrustedDaemonError extends InsecureFileError {
+  override name = "UntrustedDaemonError";
+}
+
+/** The peer-credential reader, loaded lazily: it is runtime-specific and absent on some platforms. */
+type PeerCred = { peerUid(fd: number): number | undefined; peerCredentialsSupported(): boolean };
+let peerCred: Promise<PeerCred | undefined> | undefined;
+function loadPeerCred(): Promise<PeerCred | undefined> {
+  peerCred ??= import("./peercred.ts").then(
+    (m) => m as PeerCred,
+    () => undefined, // no FFI in this runtime: the path checks remain the guard
+  );
+  return peerCred;
+}
+
+/** The fd under a connected node:net socket (Node and Bun expose it as `_handle.fd`), when there is one. */
+function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * The uid of the process serving `socket` when the platform can tell, else undefined. Throws
+ * UntrustedDaemonError when it is neither us nor root.
+ */
+export async function verifyPeer(socket: Socket, socketPath: string, me = process.getuid?.() ?? -1): Promise<number | undefined> {
+  if (me < 0) return undefined;
+  const pc = await loadPeerCred();
+  const fd = socketFd(socket);
+  if (!pc || fd === undefined || !pc.peerCredentialsSupported()) return undefined;
+  const uid = pc.peerUid(fd);
+  if (uid !== undefined && !trustedOwner(uid, me))
+    throw new UntrustedDaemonError(`Refusing the daemon on ${socketPath}: the process serving it runs as uid ${uid}, neither you (uid ${me}) nor root; nothing was sent`, {
+      hint: `Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon`,
+    });
+  return uid;
+}
+
+/**
+ * Check the socket path before connecting: the socket owned by us or root, every directory above
+ * it ours or root's and not writable by others. A missing socket is "no daemon" (exit 5).
+ */
+export function verifySocketPath(socketPath: string): void {
+  try {
+    checkTrustedPath(socketPath, `the daemon socket ${socketPath}`);
+  } catch (e) {
+    if (e instanceof NotFoundError)
+      throw new UnavailableError(`No tokenctl daemon answers on ${socketPath} (ENOENT)`, { cause: e, hint: `Start one: tokenctl daemon --socket ${socketPath}` });
+    if (e instanceof UntrustedPathError)
+      throw new UntrustedDaemonError(`${e.message}; nothing was sent to ${socketPath}`, {
+        cause: e,
+        hint: e.component === socketPath ? `Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon` : e.hint,
+      });
+    throw e;
+  }
 }
 
 export interface DaemonEvent {
@@ -53,9 +121,8 @@ export class DaemonClient {
   private pending = new Map<number, Pending>();
   private eventListeners = new Set<(e: DaemonEvent) => void>();
   private closeListeners = new Set<(reason: Error | undefined) => void>();
-  private queue: Buffer[] = [];
   private closedWith: Error | undefined | null = null;
-  private socket!: Socket<undefined>;
+  private socket!: Socket;
   /** Receives the handshake's answer (the first line). */
   private firstLine: ((m: Message) => void) | undefined;
 
@@ -74,6 +141,8 @@ export class DaemonClient {
   private async open(options: ConnectOptions): Promise<void> {
     // Resolve the credential before connecting, but a missing token file is not fatal: the socket may
     // be forwarded from another machine, and the daemon's own answer is the clearest report.
+    // The socket first: a planted socket (and the token file beside it) is refused as what it is.
+    verifySocketPath(this.socketPath);
     let auth: Message;
     let missingTokenFile: string | undefined;
     if (options.token !== undefined) auth = { type: "auth", token: options.token };
@@ -91,23 +160,12 @@ export class DaemonClient {
     const splitter = new FrameSplitter(CLIENT_MAX_FRAME);
     const deadline = this.timer(`connecting to the daemon on ${this.socketPath}`);
     try {
-      this.socket = await Promise.race([
-        Bun.connect({
-          unix: this.socketPath,
-          socket: {
-            data: (_s, chunk) => {
-              for (const line of splitter.push(chunk)) this.onLine(line);
-              if (splitter.tooLarge) this.fail(new TokenctlError(`The daemon sent a line longer than ${CLIENT_MAX_FRAME} bytes`));
-            },
-            drain: () => this.flush(),
-            close: () => this.fail(undefined),
-            error: (_s, e) => this.fail(e),
-          },
-        }),
-        deadline.promise,
-      ]);
+      this.socket = await Promise.race([this.connectSocket(splitter), deadline.promise]);
+      // Only now, with the server's uid known to be ours (or root's), does the credential leave.
+      await verifyPeer(this.socket, this.socketPath);
     } catch (e) {
       deadline.cancel();
+      this.socket?.destroy();
       if (e instanceof TokenctlError) throw e;
       const code = errnoCode(e);
       throw new UnavailableError(`No tokenctl daemon answers on ${this.socketPath} (${code ?? (e as Error).message})`, {
@@ -132,6 +190,14 @@ export class DaemonClient {
       this.closeListeners.clear();
     }
     if (result.type === "auth_result" && result.ok === true) {
+      if (auth.token === undefined && Object.keys(auth).length === 1) {
+        // We offered nothing, so a real daemon could not have accepted us: whatever this is, its
+        // answers must not be used.
+        this.close();
+        throw new UntrustedDaemonError(`The server on ${this.socketPath} accepted a connection that offered no credential; refusing to use it`, {
+          hint: missingTokenFile ? `Copy the daemon's token file to ${missingTokenFile} (chmod 600), or set TOKENCTL_DAEMON_TOKEN_FILE to where it is` : undefined,
+        });
+      }
       this.authResult = result;
       return;
     }
@@ -192,26 +258,27 @@ export class DaemonClient {
     }
   }
 
-  private write(text: string): void {
-    const buf = Buffer.from(text);
-    if (this.queue.length) {
-      this.queue.push(buf);
-      return;
-    }
-    const n = this.socket.write(buf);
-    if (n < buf.length) this.queue.push(buf.subarray(Math.max(n, 0)));
+  /** Open the Unix socket with node:net (Bun, Node and Deno all provide it). */
+  private connectSocket(splitter: FrameSplitter): Promise<Socket> {
+    return new Promise<Socket>((resolve, reject) => {
+      const socket = netConnect({ path: this.socketPath });
+      let connected = false;
+      socket.on("connect", () => {
+        connected = true;
+        resolve(socket);
+      });
+      socket.on("data", (chunk: Buffer) => {
+        for (const line of splitter.push(chunk)) this.onLine(line);
+        if (splitter.tooLarge) this.fail(new TokenctlError(`The daemon sent a line longer than ${CLIENT_MAX_FRAME} bytes`));
+      });
+      socket.on("error", (e) => (connected ? this.fail(e) : reject(e)));
+      socket.on("close", () => this.fail(undefined));
+    });
   }
 
-  private flush(): void {
-    while (this.queue.length) {
-      const buf = this.queue[0]!;
-      const n = this.socket.write(buf);
-      if (n < buf.length) {
-        this.queue[0] = buf.subarray(Math.max(n, 0));
-        return;
-      }
-      this.queue.shift();
-    }
+  private write(text: string): void {
+    // node:net queues what the kernel does not take yet; the daemon reads as we write.
+    this.socket.write(text);
   }
 
   private fail(reason: Error | undefined): void {
@@ -225,6 +292,7 @@ export class DaemonClient {
     this.pending.clear();
     for (const l of [...this.closeListeners]) l(reason);
     this.socket?.end();
+    this.socket?.unref();
   }
 
   /** Send `{type, id, ...body}` and resolve with the response carrying that id, whatever its type. */
@@ -281,8 +349,10 @@ export class DaemonClient {
 }
 
 /**
- * Connect to the daemon and authenticate with its token (or options.credential). Throws
- * UnavailableError (exit 5) when nothing answers and AuthRefusedError (exit 4) when the daemon refuses.
+ * Connect to the daemon, verify it (socket path and peer uid) and authenticate with its token (or
+ * options.credential). Throws UnavailableError (exit 5) when nothing answers, UntrustedDaemonError
+ * (exit 2) when the server may not be trusted (nothing is sent), and AuthRefusedError (exit 4)
+ * when the daemon refuses.
  */
 export function connectDaemon(options: ConnectOptions): Promise<DaemonClient> {
   return DaemonClient.connect(options);

@@ -3,7 +3,7 @@
  * client finds the daemon with no flags when both run with the same environment.
  */
 import { dirname, join } from "node:path";
-import { expandHome, runtimeDir, stateDir, type Env } from "../fs/paths.ts";
+import { expandHome, runtimeDir, runtimeDirRefusal, stateDir, type Env, type RuntimeDirJudge } from "../fs/paths.ts";
 
 export const SOCKET_NAME = "tokenctl.sock";
 export const TOKEN_NAME = "daemon.token";
@@ -22,14 +22,21 @@ export interface DaemonPaths {
   socketFrom: "flag" | "env" | "default";
   /** Where the token file path came from. */
   tokenFrom: "flag" | "env" | "default";
+  /**
+   * Set when XDG_RUNTIME_DIR is set but not used (not ours, or not mode 0700) and the default
+   * socket moved to the state dir: the caller should warn with it.
+   */
+  runtimeWarning?: string;
 }
 
 /**
  * Socket: --socket, else TOKENCTL_SOCKET, else $XDG_RUNTIME_DIR/tokenctl/tokenctl.sock, else
  * $XDG_STATE_HOME/tokenctl/run/tokenctl.sock. Token file: --token-file, else
- * TOKENCTL_DAEMON_TOKEN_FILE, else daemon.token beside the socket.
+ * TOKENCTL_DAEMON_TOKEN_FILE, else daemon.token beside the socket. XDG_RUNTIME_DIR counts only
+ * when it is ours with mode 0700 (`judge` decides; tests pass their own).
  */
-export function resolveDaemonPaths(flags: DaemonPathFlags = {}, env: Env = process.env): DaemonPaths {
+export function resolveDaemonPaths(flags: DaemonPathFlags = {}, env: Env = process.env, judge?: RuntimeDirJudge): DaemonPaths {
+  let runtimeWarning: string | undefined;
   let socketPath: string;
   let socketFrom: DaemonPaths["socketFrom"];
   if (flags.socket) {
@@ -39,8 +46,11 @@ export function resolveDaemonPaths(flags: DaemonPathFlags = {}, env: Env = proce
     socketPath = expandHome(env.TOKENCTL_SOCKET, env);
     socketFrom = "env";
   } else {
-    socketPath = join(runtimeDir(env) ?? join(stateDir(env), "run"), SOCKET_NAME);
+    const run = runtimeDir(env, judge);
+    socketPath = join(run ?? join(stateDir(env), "run"), SOCKET_NAME);
     socketFrom = "default";
+    const refusal = run ? undefined : runtimeDirRefusal(env, judge);
+    if (refusal) runtimeWarning = `${refusal}; using ${dirname(socketPath)} instead`;
   }
   let tokenFile: string;
   let tokenFrom: DaemonPaths["tokenFrom"];
@@ -54,5 +64,5 @@ export function resolveDaemonPaths(flags: DaemonPathFlags = {}, env: Env = proce
     tokenFile = join(dirname(socketPath), TOKEN_NAME);
     tokenFrom = "default";
   }
-  return { socketPath, tokenFile, socketFrom, tokenFrom };
+  return { socketPath, tokenFile, socketFrom, tokenFrom, ...(runtimeWarning ? { runtimeWarning } : {}) };
 }

@@ -8,7 +8,8 @@ import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { AuthRefusedError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
-import { expandHome, type Env } from "../fs/paths.ts";
+import { configDir, expandHome, runtimeDirRefusal, stateDir, type Env } from "../fs/paths.ts";
+import { checkTrustedDirs, nearestExisting, runtimeDirProblem } from "../fs/trust.ts";
 import type { ConnectOptions } from "../daemon/client.ts";
 import type { Message } from "../daemon/extension.ts";
 import { resolveDaemonPaths } from "../daemon/paths.ts";
@@ -45,6 +46,11 @@ export interface DoctorDeps {
   vaultLookupSelf(o: { addr: string; token: string; timeoutMs: number }): Promise<TokenInfo>;
   /** Our version, to compare with the daemon's. */
   version: string;
+  /**
+   * Path trust (src/fs/trust.ts): throws when a directory from `dir` up to `/` is not ours or
+   * root's, or is writable by others. Default: the real check on the nearest existing ancestor.
+   */
+  checkDirTrust?(dir: string, what: string): void;
 }
 
 /** Doctor's flags: where the daemon and Vault are, as the other commands take them. */
@@ -123,6 +129,55 @@ export function checkPaths(specs: PathSpec[], deps: Pick<DoctorDeps, "stat" | "r
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Path trust and the runtime dir
+
+/** Judge $XDG_RUNTIME_DIR with doctor's stat: ours, a directory, mode 0700 (the XDG spec's MUST). */
+export function runtimeJudge(deps: Pick<DoctorDeps, "stat" | "uid">): (dir: string) => string | undefined {
+  return (dir) =>
+    runtimeDirProblem(
+      dir,
+      (p) => {
+        const st = deps.stat(p);
+        if (!st) throw Object.assign(new Error("missing"), { code: "ENOENT" });
+        const type = st.type === "symlink" ? st.targetType : st.type;
+        const mode = st.type === "symlink" ? (st.targetMode ?? 0) : st.mode;
+        const uid = st.type === "symlink" ? (st.targetUid ?? -1) : st.uid;
+        return { uid, mode, isDirectory: () => type === "dir" };
+      },
+      deps.uid,
+    );
+}
+
+/** The XDG_RUNTIME_DIR row: used, or set but refused (and the state dir used instead), or unset. */
+export function checkRuntimeDir(env: Env, judge: (dir: string) => string | undefined, fallback: string): Check {
+  const name = "runtime dir";
+  if (!env.XDG_RUNTIME_DIR) return { name, status: "skip", detail: `XDG_RUNTIME_DIR is not set; the daemon socket lives in ${fallback}` };
+  const problem = runtimeDirRefusal(env, judge);
+  if (!problem) return { name, status: "ok", detail: `XDG_RUNTIME_DIR=${env.XDG_RUNTIME_DIR}: yours, 0700` };
+  return {
+    name,
+    status: "warn",
+    detail: `${problem}; tokenctl uses ${fallback} instead`,
+    fix: `unset XDG_RUNTIME_DIR   # or fix it: chown $(id -u) ${shq(env.XDG_RUNTIME_DIR)} && chmod 700 ${shq(env.XDG_RUNTIME_DIR)}`,
+  };
+}
+
+/** One row per directory tree: every directory from it up to `/` must be ours or root's and not writable by others. */
+export function checkPathTrust(dirs: { label: string; dir: string }[], check: (dir: string, what: string) => void): Check[] {
+  return dirs.map(({ label, dir }) => {
+    const name = `path trust: ${label}`;
+    try {
+      check(dir, `the ${label} ${dir}`);
+      return { name, status: "ok", detail: `${dir}: every directory up to / is yours or root's and not writable by others` };
+    } catch (e) {
+      return { name, status: "fail", detail: messageOf(e), ...(e instanceof TokenctlError && e.hint ? { fix: e.hint } : {}) };
+    }
+  });
+}
+
+const realDirTrust = (dir: string, what: string) => checkTrustedDirs(nearestExisting(dir), what);
 
 // ---------------------------------------------------------------------------------------------
 // Keychain
@@ -338,7 +393,8 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
   const env = deps.env;
   const timeoutMs = options.timeoutMs ?? 5000;
   const checks: Check[] = [];
-  const daemon = resolveDaemonPaths({ socket: options.socket, tokenFile: options.tokenFile }, env);
+  const judge = runtimeJudge(deps);
+  const daemon = resolveDaemonPaths({ socket: options.socket, tokenFile: options.tokenFile }, env, judge);
 
   // Profiles first: their stores add paths. An invalid config.json is a row of its own.
   let settings: Record<string, ProfileSettings> = {};
@@ -375,6 +431,19 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
     else pathChecks.push(configCheck);
   }
   checks.unshift(...pathChecks);
+  checks.push(checkRuntimeDir(env, judge, join(stateDir(env), "run")));
+  const tokenFile = env.TOKENCTL_TOKEN_FILE ? expandHome(env.TOKENCTL_TOKEN_FILE, env) : join(stateDir(env), "token");
+  checks.push(
+    ...checkPathTrust(
+      [
+        { label: "daemon socket", dir: dirname(daemon.socketPath) },
+        { label: "daemon token file", dir: dirname(daemon.tokenFile) },
+        { label: "token file", dir: dirname(tokenFile) },
+        { label: "config dir", dir: configDir(env) },
+      ].filter((d, i, all) => all.findIndex((o) => o.dir === d.dir) === i),
+      deps.checkDirTrust ?? realDirTrust,
+    ),
+  );
 
   const keychain = await checkKeychain(deps).catch((e: unknown) => ({ check: { name: "keychain", status: "fail" as Status, detail: messageOf(e) }, usable: false }));
   checks.push(keychain.check);
@@ -391,6 +460,11 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
   }
   checks.push(await checkVault({ addr: vaultAddr, tokenFile: vaultTokenFile, timeoutMs }, deps));
   return checks;
+}
+
+/** Doctor found problems: the report is printed; this only carries exit 1 and the summary line. */
+export class DoctorProblemsError extends TokenctlError {
+  override name = "DoctorProblemsError";
 }
 
 /** True when a row says something is wrong (warn and skip are allowed). */

@@ -5,6 +5,7 @@
  */
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { runtimeDirProblem } from "./trust.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -31,9 +32,25 @@ export function configDir(env: Env = process.env): string {
   return join(base, "tokenctl");
 }
 
-/** $XDG_RUNTIME_DIR/tokenctl when the runtime dir is set, else undefined. */
-export function runtimeDir(env: Env = process.env): string | undefined {
-  return env.XDG_RUNTIME_DIR && env.XDG_RUNTIME_DIR.startsWith("/") ? join(env.XDG_RUNTIME_DIR, "tokenctl") : undefined;
+/** Judges $XDG_RUNTIME_DIR: why it cannot be used, or undefined when it can (see src/fs/trust.ts). */
+export type RuntimeDirJudge = (dir: string) => string | undefined;
+
+/**
+ * $XDG_RUNTIME_DIR/tokenctl when the runtime dir is set and trustworthy (ours, mode 0700, as the
+ * XDG spec requires), else undefined: callers fall back to the state dir.
+ */
+export function runtimeDir(env: Env = process.env, judge: RuntimeDirJudge = runtimeDirProblem): string | undefined {
+  const base = env.XDG_RUNTIME_DIR;
+  if (!base || !base.startsWith("/")) return undefined;
+  return judge(base) === undefined ? join(base, "tokenctl") : undefined;
+}
+
+/** Why a set $XDG_RUNTIME_DIR is not used (undefined when it is unset or fine): for a warning. */
+export function runtimeDirRefusal(env: Env = process.env, judge: RuntimeDirJudge = runtimeDirProblem): string | undefined {
+  const base = env.XDG_RUNTIME_DIR;
+  if (!base) return undefined;
+  if (!base.startsWith("/")) return `XDG_RUNTIME_DIR=${base} is not an absolute path`;
+  return judge(base);
 }
 
 /** The OS temp dir, for callers that need a fallback when no runtime dir exists. */

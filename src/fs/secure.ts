@@ -1,8 +1,9 @@
 /**
  * The one place secret material is read and written.
  *
- * Read: O_NOFOLLOW, regular file only, owned by us, no group/other bits, at most 64 KiB.
- * Write: private parent dir, temp file 0600 in the same dir, fsync, rename, fsync the dir — so a
+ * Read: not under /proc, /sys or /dev, every directory above it trusted (src/fs/trust.ts),
+ * O_NOFOLLOW, regular file only, owned by us, no group/other bits, at most 64 KiB.
+ * Write: every directory above trusted (checked up front), private parent dir, temp file 0600 in the same dir, fsync, rename, fsync the dir — so a
  * reader sees the old file or the new one, never half of one, and a crash never leaves an empty file.
  */
 import {
@@ -15,14 +16,17 @@ import {
   openSync,
   readdirSync,
   readSync,
+  realpathSync,
   renameSync,
+  statfsSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { InsecureFileError, NotFoundError, TokenctlError, UsageError, errnoCode } from "../errors.ts";
+import { checkTrustedDirs, nearestExisting } from "./trust.ts";
 
 /** Largest secret file we read; anything bigger is not a token or a credential record. */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -43,6 +47,13 @@ export interface ReadSecretOptions {
  */
 export function readSecretFile(path: string, options: ReadSecretOptions = {}): string {
   const maxBytes = options.maxBytes ?? MAX_SECRET_BYTES;
+  refuseKernelFile(path);
+  try {
+    checkTrustedDirs(dirname(resolve(path)), `the secret file ${path}`);
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new NotFoundError(`${path} does not exist`, { cause: e });
+    throw e;
+  }
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -78,11 +89,50 @@ export function readSecretFile(path: string, options: ReadSecretOptions = {}): s
   }
 }
 
-/** Read from an open fd until EOF, refusing more than maxBytes. Used for files, pipes and fds. */
-export function readAllFd(fd: number, maxBytes: number, what: string): string {
+/** For a portable 1 ms synchronous sleep (Atomics.wait on a private buffer). */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/** Filesystems that show kernel state as files (statfs f_type): never a secret file. */
+const KERNEL_FS: Record<number, string> = { 0x9fa0: "procfs", 0x62656572: "sysfs" };
+const KERNEL_DIRS = ["/proc", "/sys", "/dev"];
+
+/**
+ * Refuse /proc, /sys and /dev (after resolving links) and any file on procfs or sysfs: such a
+ * "file" is process or kernel state (/proc/self/environ holds every variable), never a secret file.
+ */
+export function refuseKernelFile(path: string): void {
+  let real = resolve(path);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // Missing: judged by the path as given; the open reports it missing.
+  }
+  for (const p of new Set([resolve(path), real])) {
+    const top = KERNEL_DIRS.find((d) => p === d || p.startsWith(`${d}/`));
+    if (top)
+      throw new InsecureFileError(`${path} is under ${top}, which holds kernel and process state, not secret files`, {
+        hint: "Point tokenctl at a regular file you own, e.g. ~/.local/state/tokenctl/token",
+      });
+  }
+  let type: number | undefined;
+  try {
+    type = statfsSync(real).type;
+  } catch {
+    return; // missing, or no statfs here: the open and fstat checks decide
+  }
+  const fs = KERNEL_FS[type];
+  if (fs) throw new InsecureFileError(`${path} is on ${fs}, which holds kernel and process state, not secret files`);
+}
+
+/**
+ * Read from an open fd until EOF, refusing more than maxBytes. Used for files, pipes and fds.
+ * With `deadline` (epoch ms), a non-blocking fd that has no end of input by then is a UsageError.
+ */
+export function readAllFd(fd: number, maxBytes: number, what: string, deadline?: number): string {
   const chunks: Buffer[] = [];
   let total = 0;
   const buf = Buffer.allocUnsafe(16 * 1024);
+  const start = Date.now();
   for (;;) {
     let n: number;
     try {
@@ -90,7 +140,9 @@ export function readAllFd(fd: number, maxBytes: number, what: string): string {
     } catch (e) {
       // A non-blocking pipe with nothing written yet: wait briefly rather than spin.
       if (errnoCode(e) === "EAGAIN") {
-        Bun.sleepSync(1);
+        if (deadline !== undefined && Date.now() >= deadline)
+          throw new UsageError(`${what} gave no end of input within ${Math.round(deadline - start)} ms (is its writer still holding it open?)`);
+        Atomics.wait(SLEEPER, 0, 0, 1);
         continue;
       }
       throw e;
@@ -109,6 +161,11 @@ export function readAllFd(fd: number, maxBytes: number, what: string): string {
  * With `strict`, any group/other bit is refused (for the daemon's socket directory).
  */
 export function ensurePrivateDir(dir: string, options: { strict?: boolean } = {}): void {
+  // Up front, not racing the rename: every existing directory on the way must be one nobody else
+  // can rename or replace (src/fs/trust.ts).
+  // The directory itself, when it exists, is judged below with its own fix (chmod 700).
+  const base = nearestExisting(dir);
+  checkTrustedDirs(base === resolve(dir) ? dirname(base) : base, `directory ${dir}`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -141,6 +198,7 @@ export function checkPrivateDir(dir: string, options: { strict?: boolean } = {})
  * and the old file is left exactly as it was.
  */
 export function writeSecretFile(path: string, data: string | Uint8Array): void {
+  refuseKernelFile(path);
   const dir = dirname(path);
   ensurePrivateDir(dir);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);

@@ -3,11 +3,15 @@
  * well-known file. The first source holding a non-empty value wins; every step is recorded so a
  * miss can say what was tried and why each source gave nothing — never what a value was.
  */
-import { constants, closeSync, openSync } from "node:fs";
+import { constants, closeSync, fstatSync, openSync, type Stats } from "node:fs";
 import { NotFoundError, UsageError, errnoCode } from "../errors.ts";
 import type { Env } from "../fs/paths.ts";
 import { MAX_SECRET_BYTES, readAllFd, readSecretFile, writeSecretFile } from "../fs/secure.ts";
 import type { TokenSources } from "./sources.ts";
+import { tokenValueProblem } from "./store.ts";
+
+/** How long the fd source may take to reach end of input (flag --fd-timeout). */
+export const DEFAULT_FD_TIMEOUT_MS = 2000;
 
 export type SourceKind = "env" | "fd" | "file";
 
@@ -15,6 +19,8 @@ export interface Attempt {
   source: SourceKind;
   /** The variable or path consulted. */
   where: string;
+  /** Where that name came from: "--file", "TOKENCTL_TOKEN_FILE", "preset claude-code", "default". */
+  from?: string;
   found: boolean;
   /** Why it gave nothing, or how it was used. */
   note: string;
@@ -33,7 +39,10 @@ export interface TokenResult {
 /** Side effects of the reader, injectable for tests. */
 export interface ReaderDeps {
   env: Env;
-  /** Read an inherited fd once; undefined when the fd was not inherited. */
+  /**
+   * Read an inherited fd once; undefined when the fd was not inherited. Throws UsageError for a
+   * type that holds no token (directory, socket) and when no end of input comes by the deadline.
+   */
   readFd(fd: number): string | undefined;
   readFile(path: string): string;
   writeFile(path: string, data: string): void;
@@ -49,9 +58,44 @@ export class TokenNotFoundError extends NotFoundError {
   }
 }
 
-/** One line per source: "1. env TOKENCTL_TOKEN: not set". */
+/**
+ * One line per source: "1. env TOKENCTL_TOKEN: not set", "3. file /x/token (TOKENCTL_TOKEN_FILE):
+ * does not exist". Where a name came from is shown for the file always, for the variables when a
+ * flag or preset chose them.
+ */
 export function formatAttempts(attempts: Attempt[]): string {
-  return attempts.map((a, i) => `  ${i + 1}. ${a.source} ${a.where}: ${a.note}`).join("\n");
+  return attempts.map((a, i) => `  ${i + 1}. ${a.source} ${whereOf(a.source, a.where, a.from)}: ${a.note}`).join("\n");
+}
+
+function whereOf(source: SourceKind, where: string, from: string | undefined): string {
+  return from && (source === "file" || from !== "default") ? `${where} (${from})` : where;
+}
+
+/** A token source held a value that cannot be a token (exit 2). The value is never quoted. */
+export class InvalidTokenError extends UsageError {
+  override name = "InvalidTokenError";
+}
+
+/** Refuse a value that `token set` would refuse, naming the source, never the value. */
+function checkValue(value: string, source: SourceKind, where: string, from: string | undefined): string {
+  const problem = tokenValueProblem(value);
+  if (problem)
+    throw new InvalidTokenError(`The token from ${source} ${whereOf(source, where, from)} ${problem}; a token is one line of printable ASCII without spaces`, {
+      hint: `Hand over the token alone, e.g. printf %s "$TOKEN" | tokenctl token set`,
+    });
+  return value;
+}
+
+/** The file type of a stat, in words. */
+function typeName(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isSocket()) return "a socket";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  if (st.isFIFO()) return "a pipe";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isFile()) return "a regular file";
+  return "an unknown file type";
 }
 
 /** The fd path that re-opens an inherited descriptor from offset 0 without moving the parent's offset. */
@@ -59,22 +103,43 @@ export function fdPath(fd: number, platform: NodeJS.Platform = process.platform)
   return platform === "linux" ? `/proc/self/fd/${fd}` : `/dev/fd/${fd}`;
 }
 
-/** Real side effects. */
-export const defaultReaderDeps = (env: Env = process.env): ReaderDeps => ({
+/** Real side effects. `fdTimeoutMs`: the fd source's deadline (default 2 s). */
+export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs?: number } = {}): ReaderDeps => ({
   env,
   readFd(fd) {
+    const timeoutMs = options.fdTimeoutMs ?? DEFAULT_FD_TIMEOUT_MS;
+    let st: Stats;
+    try {
+      st = fstatSync(fd);
+    } catch (e) {
+      if (errnoCode(e) === "EBADF") return undefined; // not inherited
+      throw e;
+    }
+    // No file type at all (an anonymous inode: epoll, eventfd): the runtime's own, opened under a
+    // number the parent did not pass on.
+    if (typeName(st) === "an unknown file type") return undefined;
+    // A pipe, FIFO, file or terminal can hold a token; anything else is a mistake worth naming.
+    if (!(st.isFile() || st.isFIFO() || st.isCharacterDevice()))
+      throw new UsageError(`fd ${fd} is ${typeName(st)}, not a pipe or file holding a token`, {
+        hint: `Pass the token on fd ${fd} as a pipe or a file, e.g. 3< token-file`,
+      });
     let handle: number;
     try {
-      // Not O_NOFOLLOW: /proc/self/fd/N is a magic link by design.
+      // Not O_NOFOLLOW: /proc/self/fd/N is a magic link by design. A fresh open description, so
+      // the parent's offset stays put, and non-blocking, so the deadline below holds.
       handle = openSync(fdPath(fd), constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       const code = errnoCode(e);
-      // ENOENT (Linux) / EBADF (macOS): not inherited. ENXIO: a socket, which cannot be re-opened.
-      if (code === "ENOENT" || code === "EBADF" || code === "ENXIO") return undefined;
+      if (code === "ENOENT" || code === "EBADF") return undefined;
+      if (code === "ENXIO") throw new UsageError(`fd ${fd} is a socket, not a pipe or file holding a token`);
       throw e;
     }
     try {
-      return readAllFd(handle, MAX_SECRET_BYTES, `fd ${fd}`);
+      return readAllFd(handle, MAX_SECRET_BYTES, `fd ${fd} (${typeName(st)})`, Date.now() + timeoutMs);
+    } catch (e) {
+      if (e instanceof UsageError && /no end of input/.test(e.message))
+        throw new UsageError(e.message, { hint: `Close the writing end once the token is written, or allow longer: --fd-timeout 10s` });
+      throw e;
     } finally {
       closeSync(handle);
     }
@@ -95,23 +160,26 @@ export function parseFdVar(name: string, value: string | undefined): number | un
 export function readToken(sources: TokenSources, deps: ReaderDeps = defaultReaderDeps()): TokenResult {
   const attempts: Attempt[] = [];
 
+  const from = sources.from;
   const fromEnv = deps.env[sources.envName]?.trim();
   if (fromEnv) {
-    attempts.push({ source: "env", where: sources.envName, found: true, note: "set" });
-    return { token: fromEnv, source: "env", attempts };
+    attempts.push({ source: "env", where: sources.envName, from: from?.env, found: true, note: "set" });
+    return { token: checkValue(fromEnv, "env", sources.envName, from?.env), source: "env", attempts };
   }
-  attempts.push({ source: "env", where: sources.envName, found: false, note: deps.env[sources.envName] === undefined ? "not set" : "empty" });
+  attempts.push({ source: "env", where: sources.envName, from: from?.env, found: false, note: deps.env[sources.envName] === undefined ? "not set" : "empty" });
 
   const fd = parseFdVar(sources.fdEnvName, deps.env[sources.fdEnvName]);
   if (fd === undefined) {
-    attempts.push({ source: "fd", where: sources.fdEnvName, found: false, note: "not set" });
+    attempts.push({ source: "fd", where: sources.fdEnvName, from: from?.fd, found: false, note: "not set" });
   } else {
     const where = `${sources.fdEnvName}=${fd}`;
     const value = deps.readFd(fd)?.trim();
-    if (value === undefined) attempts.push({ source: "fd", where, found: false, note: `fd ${fd} was not inherited` });
-    else if (value === "") attempts.push({ source: "fd", where, found: false, note: `fd ${fd} is empty (already read?)` });
+    if (value === undefined) attempts.push({ source: "fd", where, from: from?.fd, found: false, note: `fd ${fd} was not inherited` });
+    else if (value === "") attempts.push({ source: "fd", where, from: from?.fd, found: false, note: `fd ${fd} is empty (already read?)` });
     else {
-      attempts.push({ source: "fd", where, found: true, note: `read fd ${fd}` });
+      // Validated before it is persisted: a bad value must not reach the file either.
+      checkValue(value, "fd", where, from?.fd);
+      attempts.push({ source: "fd", where, from: from?.fd, found: true, note: `read fd ${fd}` });
       const result: TokenResult = { token: value, source: "fd", attempts };
       try {
         let current: string | undefined;
@@ -134,15 +202,15 @@ export function readToken(sources: TokenSources, deps: ReaderDeps = defaultReade
     fromFile = deps.readFile(sources.file);
   } catch (e) {
     if (e instanceof NotFoundError) {
-      attempts.push({ source: "file", where: sources.file, found: false, note: "does not exist" });
+      attempts.push({ source: "file", where: sources.file, from: from?.file, found: false, note: "does not exist" });
       throw new TokenNotFoundError(attempts);
     }
     throw e; // insecure or unreadable: the user must fix it, not be told "no token"
   }
   if (fromFile === "") {
-    attempts.push({ source: "file", where: sources.file, found: false, note: "empty" });
+    attempts.push({ source: "file", where: sources.file, from: from?.file, found: false, note: "empty" });
     throw new TokenNotFoundError(attempts);
   }
-  attempts.push({ source: "file", where: sources.file, found: true, note: "read" });
-  return { token: fromFile, source: "file", attempts };
+  attempts.push({ source: "file", where: sources.file, from: from?.file, found: true, note: "read" });
+  return { token: checkValue(fromFile, "file", sources.file, from?.file), source: "file", attempts };
 }

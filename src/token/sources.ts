@@ -15,6 +15,11 @@ export interface TokenSources {
   file: string;
   /** Env var holding the organization UUID sent with session-key headers. */
   orgEnvName: string;
+  /**
+   * Where each location came from, for messages: "--file", "TOKENCTL_TOKEN_FILE",
+   * "preset claude-code", "default".
+   */
+  from?: { env: string; fd: string; file: string };
 }
 
 export interface SourceFlags {
@@ -30,7 +35,10 @@ export type Preset = (typeof PRESETS)[number];
 /** Resolve flags (which win), then the preset or our defaults, into concrete sources. */
 export function resolveSources(flags: SourceFlags, env: Env = process.env): TokenSources {
   let base: TokenSources;
+  let fileFrom: string;
+  let presetFrom = "default";
   if (flags.preset === undefined || flags.preset === "") {
+    fileFrom = env.TOKENCTL_TOKEN_FILE ? "TOKENCTL_TOKEN_FILE" : "default";
     base = {
       envName: "TOKENCTL_TOKEN",
       fdEnvName: "TOKENCTL_TOKEN_FD",
@@ -38,6 +46,8 @@ export function resolveSources(flags: SourceFlags, env: Env = process.env): Toke
       orgEnvName: "TOKENCTL_ORGANIZATION_UUID",
     };
   } else if (flags.preset === "claude-code") {
+    presetFrom = "preset claude-code";
+    fileFrom = env.CLAUDE_SESSION_INGRESS_TOKEN_FILE ? "CLAUDE_SESSION_INGRESS_TOKEN_FILE" : presetFrom;
     base = {
       envName: "CLAUDE_CODE_SESSION_ACCESS_TOKEN",
       fdEnvName: "CLAUDE_CODE_WEBSOCKET_AUTH_FILE_DESCRIPTOR",
@@ -57,5 +67,10 @@ export function resolveSources(flags: SourceFlags, env: Env = process.env): Toke
     fdEnvName: flags.fdEnv ?? base.fdEnvName,
     file: flags.file ? expandHome(flags.file, env) : base.file,
     orgEnvName: base.orgEnvName,
+    from: {
+      env: flags.env !== undefined ? "--env" : presetFrom,
+      fd: flags.fdEnv !== undefined ? "--fd-env" : presetFrom,
+      file: flags.file ? "--file" : fileFrom,
+    },
   };
 }

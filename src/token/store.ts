@@ -2,6 +2,20 @@
 import { UsageError } from "../errors.ts";
 import { MAX_SECRET_BYTES, writeSecretFile } from "../fs/secure.ts";
 
+/**
+ * Why `token` (already trimmed) cannot be a token, or undefined when it can: one line of printable
+ * ASCII without spaces, since it goes into HTTP headers (a CR/LF would inject a header). Never
+ * quotes the value.
+ */
+export function tokenValueProblem(token: string): string | undefined {
+  if (/[\r\n]/.test(token)) return "contains a line break (CR or LF)";
+  if (token.includes("\0")) return "contains a NUL byte";
+  if (/[\x00-\x1f\x7f]/.test(token)) return "contains a control character";
+  if (/\s/.test(token)) return "contains a space";
+  if (!/^[\x21-\x7e]*$/.test(token)) return "contains a character outside printable ASCII";
+  return undefined;
+}
+
 /** Check a token read from stdin: non-empty after trimming, one line, printable, not oversized. */
 export function validateTokenInput(input: string): string {
   if (Buffer.byteLength(input) > MAX_SECRET_BYTES) throw new UsageError(`The token on stdin is over ${MAX_SECRET_BYTES} bytes`);

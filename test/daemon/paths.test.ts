@@ -10,7 +10,16 @@ it.each([
   ["then ~/.local/state", {}, {}, "/home/u/.local/state/tokenctl/run/tokenctl.sock", "/home/u/.local/state/tokenctl/run/daemon.token", "default"],
   ["~ expands", { socket: "~/x.sock" }, {}, "/home/u/x.sock", "/home/u/daemon.token", "flag"],
 ])("socket: %s", (_n, flags, env, socketPath, tokenFile, socketFrom) => {
-  expect(resolveDaemonPaths(flags, { HOME, ...env })).toMatchObject({ socketPath, tokenFile, socketFrom });
+  // The runtime dir counts as ours and 0700 here; the rule itself is tested below.
+  expect(resolveDaemonPaths(flags, { HOME, ...env }, () => undefined)).toMatchObject({ socketPath, tokenFile, socketFrom });
+});
+
+it("falls back to the state dir, with a warning, when XDG_RUNTIME_DIR is not ours or not 0700", () => {
+  const judge = (dir: string) => `XDG_RUNTIME_DIR=${dir} has mode 0777, not the 0700 the XDG spec requires`;
+  const p = resolveDaemonPaths({}, { HOME, XDG_RUNTIME_DIR: "/run/user/1" }, judge);
+  expect(p.socketPath).toBe("/home/u/.local/state/tokenctl/run/tokenctl.sock");
+  expect(p.runtimeWarning).toBe("XDG_RUNTIME_DIR=/run/user/1 has mode 0777, not the 0700 the XDG spec requires; using /home/u/.local/state/tokenctl/run instead");
+  expect(resolveDaemonPaths({}, { HOME, XDG_RUNTIME_DIR: "/run/user/1" }, () => undefined).runtimeWarning).toBeUndefined();
 });
 
 it.each([

@@ -1,4 +1,6 @@
 /** Doctor's checks over fakes: keychain reasons, daemon, OAuth records, Vault, the path sweep, the whole run. */
+import { UntrustedPathError } from "../../src/fs/trust.ts";
+import { UntrustedDaemonError } from "../../src/daemon/client.ts";
 import { describe, expect, it } from "bun:test";
 import { AuthRefusedError, InsecureFileError, UnavailableError } from "../../src/errors.ts";
 import {
@@ -140,6 +142,18 @@ describe("checkDaemon", () => {
       "fail",
       "chmod 600 /r/daemon.token",
       /too open/,
+    ],
+    [
+      "served by another user",
+      sock,
+      async () => {
+        throw new UntrustedDaemonError("Refusing the daemon on /r/tokenctl.sock: the process serving it runs as uid 65534, neither you (uid 1000) nor root; nothing was sent", {
+          hint: "Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon",
+        });
+      },
+      "fail",
+      "Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon",
+      /runs as uid 65534/,
     ],
   ] as const)("%s", async (_n, st, connect, status, fix, detail) => {
     const c = await checkDaemon(paths, { stat: () => st, connectDaemon: connect as never, version: "0.1.0" });
@@ -287,7 +301,7 @@ describe("checkPaths", () => {
 
 describe("runDoctor", () => {
   const env = { HOME: "/h", XDG_CONFIG_HOME: "/c", XDG_STATE_HOME: "/s", XDG_RUNTIME_DIR: "/r", VAULT_ADDR: "https://v.example", VAULT_TOKEN: MARK_VAULT };
-  const dirs = ["/c/tokenctl", "/s/tokenctl", "/r/tokenctl"];
+  const dirs = ["/r", "/c/tokenctl", "/s/tokenctl", "/r/tokenctl"];
 
   function deps(over: Partial<DoctorDeps> = {}, files: Record<string, PathStat> = {}): DoctorDeps {
     const entries: Record<string, PathStat> = Object.fromEntries(dirs.map((d) => [d, { type: "dir", mode: 0o700, uid: ME } as PathStat]));
@@ -317,6 +331,7 @@ describe("runDoctor", () => {
       readProfiles: () => ({ work: { ...full, store: "file" } }),
       vaultLookupSelf: async () => ({ displayName: "t", policies: [], identityPolicies: [], ttl: 0, renewable: false }),
       version: "0.1.0",
+      checkDirTrust: () => {},
       ...over,
     };
   }
@@ -383,6 +398,33 @@ describe("runDoctor", () => {
     const checks = await runDoctor({}, deps({ openStore: async (p) => ({ store: { kind: "file", description: "f", lockPath: "l", read: async () => record({ expiresAt: NOW - 1 }), write: async () => { throw new Error(`wrote ${p.name}`); }, remove: async () => { throw new Error("removed"); } } }) }));
     expect(checks.find((c) => c.name === "oauth work")!.status).toBe("ok");
     expect(JSON.stringify(checks)).not.toContain("wrote");
+  });
+
+  it("warns when XDG_RUNTIME_DIR is not yours or not 0700, and says the state dir is used", async () => {
+    const checks = await runDoctor({}, deps({}, { "/r": { type: "dir", mode: 0o777, uid: ME } }));
+    const row = checks.find((c) => c.name === "runtime dir")!;
+    expect(row.status).toBe("warn");
+    expect(row.detail).toBe("XDG_RUNTIME_DIR=/r has mode 0777, not the 0700 the XDG spec requires; tokenctl uses /s/tokenctl/run instead");
+    expect(row.fix).toContain("chmod 700 /r");
+    expect(checks.find((c) => c.name === "daemon socket dir")!.detail).toStartWith("/s/tokenctl/run");
+    const other = await runDoctor({}, deps({}, { "/r": { type: "dir", mode: 0o700, uid: ME + 1 } }));
+    expect(other.find((c) => c.name === "runtime dir")!.detail).toContain(`owned by uid ${ME + 1}`);
+  });
+
+  it("fails a path whose directories another user could replace, with the check's own fix", async () => {
+    const checks = await runDoctor(
+      {},
+      deps({
+        checkDirTrust: (dir, what) => {
+          if (dir.startsWith("/r")) throw new UntrustedPathError(`Refusing ${what}: directory /r (mode 0777) is writable by others, who could replace what is in it`, "/r", 0, { hint: "chmod go-w /r" });
+        },
+      }),
+    );
+    const row = checks.find((c) => c.name === "path trust: daemon socket")!;
+    expect(row).toMatchObject({ status: "fail", fix: "chmod go-w /r" });
+    expect(row.detail).toContain("the daemon socket /r/tokenctl");
+    expect(checks.find((c) => c.name === "path trust: config dir")!.status).toBe("ok");
+    expect(hasFailures(checks)).toBe(true);
   });
 });
 

@@ -55,6 +55,18 @@ export class UnavailableError extends TokenctlError {
   override name = "UnavailableError";
 }
 
+/**
+ * Not a failure to report: the command ran and ends with this exit status (a child's 128+n, a
+ * doctor with failed checks, status with nothing logged in). Commands throw it instead of setting
+ * process.exitCode; run() in main.ts turns it into the exit code and prints nothing.
+ */
+export class ExitStatus extends Error {
+  constructor(readonly code: number) {
+    super(`exit status ${code}`);
+    this.name = "ExitStatus";
+  }
+}
+
 /** The node:fs error code of `e`, if it has one. */
 export function errnoCode(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;

@@ -6,7 +6,7 @@
  */
 import { type ArgDef, type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
-import { ExitCode, TokenctlError, UsageError } from "./errors.ts";
+import { ExitCode, ExitStatus, TokenctlError, UsageError } from "./errors.ts";
 import { root as main } from "./cli/root.ts";
 
 type AnyCommand = CommandDef<ArgsDef>;
@@ -81,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     const direct = DIRECT[`${argv[0]} ${argv[1]}`];
     if (direct && !flags.includes("--help") && !flags.includes("-h")) {
       const { runDirect } = await import("./cli/direct.ts");
-      if (await runDirect(await direct(), argv.slice(2))) return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
+      if (await runDirect(await direct(), argv.slice(2))) return ExitCode.ok;
     }
     const { chain, rest } = await resolveChain(main, argv);
     const cmd = chain[chain.length - 1]!;
@@ -105,13 +105,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     await checkFlags(cmd, rest);
     await runCommand(main, { rawArgs: argv });
-    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
+    return ExitCode.ok;
   } catch (error) {
     return await report(error, argv);
   }
 }
 
 async function report(error: unknown, argv: string[]): Promise<number> {
+  if (error instanceof ExitStatus) return error.code;
   const { log } = await import("./cli/output.ts");
   const verbose = isVerbose(argv);
   if (error instanceof TokenctlError) {

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { daemonClientArgs, ENV, helpMeta, verboseArgs } from "./_shared.ts";
 import { obtainToken, profileArgs, profileFrom } from "./oauth.ts";
 import { parseDuration } from "../duration.ts";
-import { UsageError } from "../errors.ts";
+import { ExitStatus, UsageError } from "../errors.ts";
 
 export default defineCommand({
   meta: helpMeta({
@@ -43,6 +43,7 @@ export default defineCommand({
     const code = await child.exited;
     for (const [s, h] of handlers) process.off(s, h);
     const { constants } = await import("node:os");
-    process.exitCode = child.signalCode ? 128 + (constants.signals[child.signalCode as keyof typeof constants.signals] ?? 0) : code;
+    const status = child.signalCode ? 128 + (constants.signals[child.signalCode as keyof typeof constants.signals] ?? 0) : code;
+    if (status !== 0) throw new ExitStatus(status);
   },
 });

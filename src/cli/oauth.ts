@@ -197,7 +197,7 @@ const status = defineCommand({
           `refreshable: ${info.refreshable ? "yes" : "no (log in again when it expires)"}`,
         ].join("\n"),
       );
-    if (!record) process.exitCode = 3;
+    if (!record) throw new (await import("../errors.ts")).ExitStatus(3);
   },
 });
 

@@ -1,6 +1,6 @@
 /** `tokenctl session mint|exec|whoami|list|revoke`: thin wrappers over src/session. */
 import { defineCommand, type ArgsDef } from "citty";
-import { NotFoundError, UsageError } from "../errors.ts";
+import { ExitStatus, NotFoundError, UsageError } from "../errors.ts";
 import type { SessionRecord } from "../session/registry.ts";
 import { commonArgs, daemonClientArgs, ENV, helpMeta, verboseArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
@@ -92,7 +92,7 @@ const exec = defineCommand({
       warn: (m) => log().warn(m),
       onStart: args.verbose ? (i) => log().info(`Session ${i.session?.id ?? "(unregistered)"}: pid ${i.pid}, token file ${i.tokenFile}`) : undefined,
     });
-    process.exitCode = result.code;
+    if (result.code !== 0) throw new ExitStatus(result.code);
   },
 });
 

@@ -7,7 +7,7 @@
 import { $ } from "bun";
 
 const out = "dist/tokenctl";
-await $`${process.execPath} build src/main.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none --outfile ${out}`;
+await $`${process.execPath} build src/bin.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none --outfile ${out}`;
 const version = (await $`./${out} --version`.text()).trim();
 const pkg = await Bun.file("package.json").json();
 if (version !== pkg.version) {

@@ -1,8 +1,8 @@
-#!/usr/bin/env bun
 /**
  * tokenctl's entry point: the root command, its lazily loaded subcommands, and the one top-level
  * catch that turns errors into messages and exit codes. citty's own runMain prints unknown errors
- * with their stack and always exits 1, so we run commands ourselves.
+ * with their stack and always exits 1, so we run commands ourselves. src/bin.ts runs it; nothing
+ * here runs on import, so the library and tests can import run().
  */
 import { type ArgDef, type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
@@ -131,9 +131,4 @@ async function report(error: unknown, argv: string[]): Promise<number> {
   if (verbose && error instanceof Error && error.stack) log().info(error.stack);
   else log().info("Run again with --verbose for details, and report it if it persists");
   return ExitCode.unexpected;
-}
-
-if (import.meta.main) {
-  const code = await run(process.argv.slice(2));
-  process.exit(code);
 }

@@ -1,0 +1,184 @@
+/**
+ * tokenctl as a library: the same token reader, daemon client and OAuth token as the CLI, for
+ * programs running under Node (>= 20), Deno (>= 2) or Bun. Documented in docs/library.md.
+ *
+ * Only the error classes are loaded up front; each function imports what it needs when called, so
+ * `getToken` costs what `tokenctl token get` costs, and a program that never talks to the daemon
+ * never loads its client.
+ */
+import type { SessionRecord } from "./session/registry.ts";
+
+export { AuthRefusedError, ExitCode, InsecureFileError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "./errors.ts";
+export type { SessionRecord };
+
+// The public types are declared here rather than imported, so the declarations a program sees
+// need no Node type definitions (the daemon client's own types name node:net).
+
+/** Environment variables, as process.env. */
+export type Env = Record<string, string | undefined>;
+/** A daemon protocol message (docs/protocol.md): a JSON object. */
+export type Message = Record<string, unknown>;
+/** A published event, as a subscriber receives it. */
+export interface DaemonEvent {
+  topic: string;
+  data: unknown;
+}
+/** Where a token came from. */
+export type SourceKind = "env" | "fd" | "file";
+
+export interface GetTokenOptions {
+  /** Another tool's variable and file names, as `--preset` (default: tokenctl's own). */
+  preset?: "claude-code";
+  /** Env var holding the token, as `--env` (default TOKENCTL_TOKEN). */
+  envName?: string;
+  /** Env var holding an inherited fd number, as `--fd-env` (default TOKENCTL_TOKEN_FD). */
+  fdEnvName?: string;
+  /** The token file, as `--file` (default TOKENCTL_TOKEN_FILE, else $XDG_STATE_HOME/tokenctl/token). */
+  file?: string;
+  /** How long the fd source may take to reach end of input (default 2000 ms). */
+  fdTimeoutMs?: number;
+  /** The environment to read (default process.env). */
+  env?: Env;
+}
+
+export interface TokenResult {
+  token: string;
+  /** Which source gave it. */
+  source: SourceKind;
+}
+
+/**
+ * This process's token: the env var, else the inherited fd (saved to the file for subprocesses),
+ * else the file, as `tokenctl token get`. Rejects with a NotFoundError (exitCode 3) when no source
+ * has one, a UsageError (2) for a value that cannot be a token, an InsecureFileError (2) for an
+ * unsafe file; no message ever holds what was read.
+ */
+export async function getToken(options: GetTokenOptions = {}): Promise<TokenResult> {
+  const { resolveSources } = await import("./token/sources.ts");
+  const { defaultReaderDeps, readToken } = await import("./token/reader.ts");
+  const env = options.env ?? process.env;
+  const sources = resolveSources({ preset: options.preset, env: options.envName, fdEnv: options.fdEnvName, file: options.file }, env);
+  const { token, source } = readToken(sources, defaultReaderDeps(env, { fdTimeoutMs: options.fdTimeoutMs }));
+  return { token, source };
+}
+
+export interface ConnectDaemonOptions {
+  /** The daemon socket (default TOKENCTL_SOCKET, else $XDG_RUNTIME_DIR/tokenctl/tokenctl.sock). */
+  socket?: string;
+  /** Authenticate with this daemon token file (default: the session token if there is one, else TOKENCTL_DAEMON_TOKEN_FILE or daemon.token beside the socket). */
+  tokenFile?: string;
+  /** Limit for connecting plus the handshake, and the default per request (default 5000 ms). */
+  timeoutMs?: number;
+  /** The environment to read (default process.env). */
+  env?: Env;
+}
+
+/** An authenticated connection to the daemon. */
+export interface DaemonConnection {
+  /** The session this connection authenticated as; undefined when it used the daemon token. */
+  readonly session: SessionRecord | undefined;
+  /**
+   * Send `{ type, ...fields }` and resolve with the daemon's reply, whatever its type (an error
+   * is a reply `{ type: "error", message }`). The connection sets `id`.
+   */
+  request(message: { type: string } & Message, options?: { timeoutMs?: number }): Promise<Message>;
+  /**
+   * Subscribe to `topics` (every topic when undefined); each event is passed to onEvent. Resolves
+   * once the daemon confirmed, with a function that stops passing events to onEvent.
+   */
+  subscribe(topics: string[] | undefined, onEvent: (event: DaemonEvent) => void): Promise<() => void>;
+  /** Close the connection; pending requests reject. */
+  close(): void;
+}
+
+/**
+ * Connect to the daemon and authenticate, as the CLI does: the socket and the process serving it
+ * are verified before any credential is sent. With TOKENCTL_SESSION_TOKEN_FILE set (a process
+ * started by `tokenctl session exec`) it authenticates as that session, else with the daemon
+ * token file. Rejects with UnavailableError (5) when no daemon answers, InsecureFileError (2)
+ * when the server may not be trusted, AuthRefusedError (4) when the daemon refuses.
+ */
+export async function connectDaemon(options: ConnectDaemonOptions = {}): Promise<DaemonConnection> {
+  const { resolveDaemonPaths } = await import("./daemon/paths.ts");
+  const { connectDaemon: connect } = await import("./daemon/client.ts");
+  const { connectAdmin, connectAsCaller } = await import("./session/client.ts");
+  const where = resolveDaemonPaths({ socket: options.socket, tokenFile: options.tokenFile }, options.env ?? process.env);
+  const withTimeout: typeof connect = (o) => connect({ ...o, timeoutMs: options.timeoutMs ?? o.timeoutMs });
+  const caller = options.tokenFile ? await connectAdmin(where, withTimeout) : await connectAsCaller(where, { env: options.env, connect: withTimeout });
+  const client = caller.daemon;
+  return {
+    session: caller.identity,
+    request: ({ type, ...body }, o) => client.request(type, body, o),
+    async subscribe(topics, onEvent) {
+      const stop = client.onEvent(onEvent);
+      try {
+        await client.subscribe(topics);
+      } catch (e) {
+        stop();
+        throw e;
+      }
+      return stop;
+    },
+    close: () => client.close(),
+  };
+}
+
+export interface WhoamiOptions {
+  /** The daemon socket (default as connectDaemon). */
+  socket?: string;
+  /** The environment to read (default process.env). */
+  env?: Env;
+}
+
+/**
+ * This process's session as the daemon knows it, as `tokenctl session whoami`. Rejects with a
+ * NotFoundError (3) when the process has no session token, AuthRefusedError (4) when the daemon
+ * does not know it.
+ */
+export async function whoami(options: WhoamiOptions = {}): Promise<SessionRecord> {
+  const { resolveDaemonPaths } = await import("./daemon/paths.ts");
+  const { readSessionToken } = await import("./session/token.ts");
+  const { connectSession } = await import("./session/client.ts");
+  const { NotFoundError } = await import("./errors.ts");
+  const read = readSessionToken(options.env ?? process.env);
+  if (!read.ok) throw new NotFoundError("This process has no usable session token", { cause: new Error(read.reason) });
+  const client = await connectSession(resolveDaemonPaths({ socket: options.socket }, options.env ?? process.env), read.token);
+  try {
+    const me = client.identity;
+    if (!me) throw new NotFoundError("The daemon accepted the session token but sent no session record");
+    return me;
+  } finally {
+    client.close();
+  }
+}
+
+export interface AccessTokenOptions {
+  /** The profile in config.json (default "default"). */
+  profile?: string;
+  /** Refresh when the token expires within this (default 300000: 5 minutes). */
+  minValidMs?: number;
+  /** Time allowed for the authorization server, with retries (default 30000). */
+  timeoutMs?: number;
+  /** The daemon socket to ask first (default as connectDaemon). */
+  socket?: string;
+}
+
+export interface AccessToken {
+  accessToken: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  scopes: string[];
+  /** "daemon" when the daemon answered, else where the local store's token came from. */
+  source: string;
+}
+
+/**
+ * A valid OAuth access token for a profile, as `tokenctl oauth token`: from the daemon when one
+ * answers, else from the profile's store, refreshed under its lock when it expires within
+ * minValidMs. Reads process.env (config.json, the keychain, the socket).
+ */
+export async function getAccessToken(options: AccessTokenOptions = {}): Promise<AccessToken> {
+  const { obtainToken, profileFrom } = await import("./cli/oauth.ts");
+  const profile = profileFrom({ profile: options.profile });
+  return obtainToken({ profile: options.profile, socket: options.socket }, profile, options.minValidMs ?? 5 * 60_000, options.timeoutMs ?? 30_000);
+}

@@ -3,7 +3,7 @@
  * well-known file. The first source holding a non-empty value wins; every step is recorded so a
  * miss can say what was tried and why each source gave nothing — never what a value was.
  */
-import { constants, closeSync, fstatSync, openSync, type Stats } from "node:fs";
+import { constants, closeSync, openSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { NotFoundError, UsageError, errnoCode } from "../errors.ts";
 import type { Env } from "../fs/paths.ts";
 import { MAX_SECRET_BYTES, readAllFd, readSecretFile, writeSecretFile } from "../fs/secure.ts";
@@ -103,6 +103,32 @@ export function fdPath(fd: number, platform: NodeJS.Platform = process.platform)
   return platform === "linux" ? `/proc/self/fd/${fd}` : `/dev/fd/${fd}`;
 }
 
+/**
+ * True when `fd` is one end of a pipe whose other end is open in this process too: a runtime's
+ * own self-pipe (Node's libuv keeps several, from fd 4 on), not a pipe a parent handed over, whose
+ * writer is elsewhere. Linux only (/proc); elsewhere false.
+ */
+export function isOwnPipe(fd: number): boolean {
+  if (process.platform !== "linux") return false;
+  let link: string;
+  let fds: string[];
+  try {
+    link = readlinkSync(`/proc/self/fd/${fd}`);
+    if (!link.startsWith("pipe:")) return false;
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return false; // cannot tell: treat it as handed over, as before this check
+  }
+  return fds.some((n) => {
+    if (n === String(fd)) return false;
+    try {
+      return readlinkSync(`/proc/self/fd/${n}`) === link;
+    } catch {
+      return false; // closed meanwhile (the readdir's own fd): not a second end
+    }
+  });
+}
+
 /** Real side effects. `fdTimeoutMs`: the fd source's deadline (default 2 s). */
 export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs?: number } = {}): ReaderDeps => ({
   env,
@@ -110,14 +136,17 @@ export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs
     const timeoutMs = options.fdTimeoutMs ?? DEFAULT_FD_TIMEOUT_MS;
     let st: Stats;
     try {
-      st = fstatSync(fd);
+      // stat of the fd path rather than fstat(fd): Deno's fstat takes its own resource ids, not
+      // the process's fd numbers, so an inherited fd 3 would look absent there.
+      st = statSync(fdPath(fd));
     } catch (e) {
-      if (errnoCode(e) === "EBADF") return undefined; // not inherited
+      const code = errnoCode(e);
+      if (code === "ENOENT" || code === "EBADF") return undefined; // not inherited
       throw e;
     }
-    // No file type at all (an anonymous inode: epoll, eventfd): the runtime's own, opened under a
-    // number the parent did not pass on.
-    if (typeName(st) === "an unknown file type") return undefined;
+    // No file type at all (an anonymous inode: epoll, eventfd), or a pipe with both ends here:
+    // the runtime's own, opened under a number the parent did not pass on.
+    if (typeName(st) === "an unknown file type" || (st.isFIFO() && isOwnPipe(fd))) return undefined;
     // A pipe, FIFO, file or terminal can hold a token; anything else is a mistake worth naming.
     if (!(st.isFile() || st.isFIFO() || st.isCharacterDevice()))
       throw new UsageError(`fd ${fd} is ${typeName(st)}, not a pipe or file holding a token`, {

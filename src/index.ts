@@ -99,15 +99,13 @@ export interface DaemonConnection {
  * when the server may not be trusted, AuthRefusedError (4) when the daemon refuses.
  */
 export async function connectDaemon(options: ConnectDaemonOptions = {}): Promise<DaemonConnection> {
-  const { resolveDaemonPaths } = await import("./daemon/paths.ts");
-  const { connectDaemon: connect } = await import("./daemon/client.ts");
-  const { connectAdmin, connectAsCaller } = await import("./session/client.ts");
-  const where = resolveDaemonPaths({ socket: options.socket, tokenFile: options.tokenFile }, options.env ?? process.env);
-  const withTimeout: typeof connect = (o) => connect({ ...o, timeoutMs: options.timeoutMs ?? o.timeoutMs });
-  const caller = options.tokenFile ? await connectAdmin(where, withTimeout) : await connectAsCaller(where, { env: options.env, connect: withTimeout });
-  const client = caller.daemon;
+  const env = options.env ?? process.env;
+  const where = await daemonPaths(options.socket, options.tokenFile, env);
+  const session = options.tokenFile ? undefined : await sessionToken(env);
+  const client = await connectWith(where, session, options.timeoutMs);
+  const identity = client.authResult.session;
   return {
-    session: caller.identity,
+    session: typeof identity === "object" && identity !== null ? (identity as SessionRecord) : undefined,
     request: ({ type, ...body }, o) => client.request(type, body, o),
     async subscribe(topics, onEvent) {
       const stop = client.onEvent(onEvent);
@@ -123,9 +121,40 @@ export async function connectDaemon(options: ConnectDaemonOptions = {}): Promise
   };
 }
 
+async function daemonPaths(socket: string | undefined, tokenFile: string | undefined, env: Env) {
+  const { resolveDaemonPaths } = await import("./daemon/paths.ts");
+  return resolveDaemonPaths({ socket, tokenFile }, env);
+}
+
+/** The session token from TOKENCTL_SESSION_TOKEN_FILE (or TOKENCTL_SESSION_TOKEN), when valid. */
+async function sessionToken(env: Env): Promise<{ ok: true; token: string } | { ok: false; reason: string }> {
+  const { readSessionToken } = await import("./session/token.ts");
+  return readSessionToken(env);
+}
+
+/**
+ * Authenticate with the session token when there is one, else with the daemon token file, as the
+ * CLI's session-aware commands do (src/session/client.ts). Through the daemon client alone: the
+ * session client also loads the daemon's registry, which a library caller never needs.
+ */
+async function connectWith(where: { socketPath: string; tokenFile: string }, session: { ok: true; token: string } | { ok: false } | undefined, timeoutMs: number | undefined) {
+  const { connectDaemon: connect } = await import("./daemon/client.ts");
+  if (!session?.ok) return connect({ socketPath: where.socketPath, tokenFile: where.tokenFile, timeoutMs });
+  const { AuthRefusedError } = await import("./errors.ts");
+  try {
+    return await connect({ socketPath: where.socketPath, credential: { session: session.token }, timeoutMs });
+  } catch (e) {
+    if (e instanceof AuthRefusedError)
+      throw new AuthRefusedError(`The daemon on ${where.socketPath} does not know this session token (revoked, reaped, or registered with another daemon)`, { cause: e });
+    throw e;
+  }
+}
+
 export interface WhoamiOptions {
   /** The daemon socket (default as connectDaemon). */
   socket?: string;
+  /** Limit for connecting plus the handshake (default 5000 ms). */
+  timeoutMs?: number;
   /** The environment to read (default process.env). */
   env?: Env;
 }
@@ -136,17 +165,15 @@ export interface WhoamiOptions {
  * does not know it.
  */
 export async function whoami(options: WhoamiOptions = {}): Promise<SessionRecord> {
-  const { resolveDaemonPaths } = await import("./daemon/paths.ts");
-  const { readSessionToken } = await import("./session/token.ts");
-  const { connectSession } = await import("./session/client.ts");
   const { NotFoundError } = await import("./errors.ts");
-  const read = readSessionToken(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const read = await sessionToken(env);
   if (!read.ok) throw new NotFoundError("This process has no usable session token", { cause: new Error(read.reason) });
-  const client = await connectSession(resolveDaemonPaths({ socket: options.socket }, options.env ?? process.env), read.token);
+  const client = await connectWith(await daemonPaths(options.socket, undefined, env), read, options.timeoutMs);
   try {
-    const me = client.identity;
-    if (!me) throw new NotFoundError("The daemon accepted the session token but sent no session record");
-    return me;
+    const me = client.authResult.session;
+    if (typeof me !== "object" || me === null) throw new NotFoundError("The daemon accepted the session token but sent no session record");
+    return me as SessionRecord;
   } finally {
     client.close();
   }

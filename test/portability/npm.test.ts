@@ -10,6 +10,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { BIN, type DaemonReady, spawnDaemon } from "../support/bin.ts";
+import { loginWithBinary } from "../support/login.ts";
+import { CLIENT_ID, startOidc } from "../support/oidc.ts";
 
 // Each case starts a runtime (npx alone takes seconds on a loaded machine). A test that times out
 // has its subprocesses killed by bun test, the daemon among them, so the limit is generous.
@@ -279,6 +281,42 @@ console.log(JSON.stringify({ pong, event, session: c.session ?? null }));`,
     });
   });
 }
+
+describe("one rotating credential shared by the binary and Node", () => {
+  /** Run a command without waiting for it, so many run at once. */
+  async function start(cmd: string[], env: Record<string, string>): Promise<Result> {
+    const proc = Bun.spawn(cmd, { cwd: project, env: envFor(env), stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { code, stdout, stderr };
+  }
+
+  needsEdge("the storm: 16 binary and 16 Node processes on one expired store, exactly 1 refresh, no failure, one token", async () => {
+    const oidc = await startOidc({ accessTokenTtl: 3600 });
+    try {
+      const dir = join(root, "storm");
+      mkdirSync(join(dir, "shared"), { recursive: true, mode: 0o700 });
+      const file = join(dir, "shared", "credentials.json");
+      const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state"), TOKENCTL_SOCKET: join(dir, "no-daemon.sock") };
+      const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid", "--store", `file:${file}#agent`];
+      const login = await loginWithBinary(oidc, args, env);
+      expect(login.code).toBe(0);
+      // Expired locally; the refresh token stays valid at the server, which rotates it on use.
+      const doc = JSON.parse(readFileSync(file, "utf8"));
+      doc.agent.expiresAt = Date.now() - 1000;
+      writeFileSync(file, JSON.stringify(doc));
+      const before = { ...oidc.counts };
+      const runs = await Promise.all(
+        Array.from({ length: 32 }, (_, i) => start(i % 2 ? [NODE!, binJs(), "oauth", "token", ...args] : [BIN, "oauth", "token", ...args], env)),
+      );
+      expect(runs.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
+      expect(new Set(runs.map((r) => r.stdout))).toEqual(new Set([`${JSON.parse(readFileSync(file, "utf8")).agent.accessToken}\n`]));
+      expect(oidc.counts.refresh - before.refresh).toBe(1);
+      expect(oidc.counts.refreshFailed - before.refreshFailed).toBe(0);
+    } finally {
+      await oidc.close();
+    }
+  });
+});
 
 // The file mode is checked by the token reader; keep the fixture dir private like a user's.
 chmodSync(root, 0o700);

@@ -1,6 +1,6 @@
 /**
  * tokenctl as a library: the same token reader, daemon client and OAuth token as the CLI, for
- * programs running under Node (>= 20), Deno (>= 2) or Bun. Documented in docs/library.md.
+ * programs running under Node (>= 20.12), Deno (>= 2) or Bun. Documented in docs/library.md.
  *
  * Only the error classes are loaded up front; each function imports what it needs when called, so
  * `getToken` costs what `tokenctl token get` costs, and a program that never talks to the daemon

@@ -185,8 +185,9 @@ for (const [name, cmd] of RUNTIMES) {
       } finally {
         closeSync(fd);
       }
-      // Numbers the runtime itself uses (Node's libuv self-pipes from fd 4): exit 3, not a 2 s wait.
-      for (const n of ["4", "5"]) {
+      // Numbers the runtime itself uses: exit 3, not a 2 s wait nor a read of the runtime's files
+      // (Node's libuv self-pipes from fd 4; Deno's sockets from fd 7 and module caches from fd 11).
+      for (const n of name === "node" ? ["4", "5", "11"] : ["4", "7", "11", "12"]) {
         const miss = tokenctl(["token", "get"], { env: { TOKENCTL_TOKEN_FD: n, TOKENCTL_TOKEN_FILE: join(root, "none") } });
         expect(miss.stderr).toContain(`fd ${n} was not inherited`);
         expect(miss.code).toBe(3);
@@ -263,14 +264,17 @@ console.log(JSON.stringify({ got, miss }));`,
         `import { connectDaemon } from "tokenctl";
 const c = await connectDaemon();
 const pong = await c.request({ type: "ping" });
-const got = new Promise((resolve) => c.subscribe(["port"], resolve).then(() => c.request({ type: "publish", topic: "port", data: { from: "${name}" } })));
+let onEvent;
+const got = new Promise((resolve) => (onEvent = resolve));
+await c.subscribe(["port"], onEvent);
+const published = await c.request({ type: "publish", topic: "port", data: { from: "${name}" } });
 const event = await got;
 c.close();
-console.log(JSON.stringify({ pong, event, session: c.session ?? null }));`,
+console.log(JSON.stringify({ pong, published, event, session: c.session ?? null }));`,
       );
       const r = run(cmd, { env: daemonEnv });
       expect(r.stderr).toBe("");
-      expect(JSON.parse(r.stdout)).toEqual({ pong: { type: "pong", id: 1 }, event: { topic: "port", data: { from: name } }, session: null });
+      expect(JSON.parse(r.stdout)).toEqual({ pong: { type: "pong", id: 1 }, published: { type: "published", id: 3, delivered: 1 }, event: { topic: "port", data: { from: name } }, session: null });
     });
 
     t("whoami inside the binary's session exec", () => {

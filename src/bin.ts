@@ -10,6 +10,10 @@ import { run } from "./main.ts";
 const code = await run(process.argv.slice(2));
 // Writes to a pipe are asynchronous under Node outside Linux: let them reach the reader first.
 for (const stream of [process.stdout, process.stderr]) {
-  if (stream.writableLength > 0) await new Promise((resolve) => stream.once("drain", resolve));
+  if (stream.writableLength > 0 && !stream.destroyed)
+    await new Promise((resolve) => {
+      // A reader that went away (EPIPE) closes the stream instead of draining it.
+      for (const event of ["drain", "close", "error"]) stream.once(event, resolve);
+    });
 }
 process.exit(code);

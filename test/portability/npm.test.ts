@@ -219,6 +219,13 @@ for (const [name, cmd] of RUNTIMES) {
       expect(tokenctl(["call", "ping"], { env: { ...daemonEnv, TOKENCTL_DAEMON_TOKEN_FILE: wrong } }).code).toBe(4);
     });
 
+    needsEdge(`--help lists every command under ${name} (it loads them all)`, async () => {
+      const r = tokenctl(["--help"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      for (const command of ["token", "daemon", "call", "session", "oauth", "vault", "doctor"]) expect(r.stdout).toContain(command);
+    });
+
     needsEdge(`session whoami under ${name} inside the binary's session exec`, async () => {
       const r = run([BIN, "session", "exec", "--scope", `port-${name}`, "--", ...cmd(), "session", "whoami", "--json"], { env: daemonEnv });
       expect(r.stderr).toBe("");

@@ -193,8 +193,11 @@ export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs
     try {
       return readAllFd(handle, MAX_SECRET_BYTES, `fd ${fd} (${typeName(st)})`, Date.now() + timeoutMs);
     } catch (e) {
+      // Said with the timeout asked for: the reader's own count can be a millisecond short.
       if (e instanceof UsageError && /no end of input/.test(e.message))
-        throw new UsageError(e.message, { hint: `Close the writing end once the token is written, or allow longer: --fd-timeout 10s` });
+        throw new UsageError(`fd ${fd} (${typeName(st)}) gave no end of input within ${timeoutMs} ms (is its writer still holding it open?)`, {
+          hint: `Close the writing end once the token is written, or allow longer: --fd-timeout 10s`,
+        });
       throw e;
     } finally {
       closeSync(handle);

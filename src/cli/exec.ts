@@ -10,6 +10,7 @@ export default defineCommand({
     name: "exec",
     description: "Run a command with a fresh OAuth access token in an env var (for tools that only read env)",
     env: [ENV.config, ENV.state, ENV.socket, ENV.daemonToken, ENV.runtime, "OAUTH_ACCESS_TOKEN — set (not read) for the command: the access token, unless --env names another variable"],
+    operands: "-- CMD [ARGS…]",
     examples: ["tokenctl exec --oauth work -- ./agent --serve", "tokenctl exec --oauth work --env GITHUB_TOKEN --min-valid 30m -- gh repo list"],
   }),
   args: {

@@ -66,6 +66,7 @@ const exec = defineCommand({
     name: "exec",
     description: "Run CMD as its own session: TOKENCTL_SESSION_TOKEN_FILE set, signals forwarded, revoked and removed on exit",
     env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    operands: "-- CMD [ARGS…]",
     examples: ["tokenctl session exec --name job -- ./agent --serve", "tokenctl session exec --scope ci --require-daemon -- make test"],
   }),
   args: {

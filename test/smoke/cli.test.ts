@@ -4,9 +4,9 @@
  * the missing `--`), `tokenctl help X`, a group without its subcommand, and help that fits.
  */
 import { describe, expect, it } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runBin } from "../support/bin.ts";
+import { runBin, spawnDaemon } from "../support/bin.ts";
 import { tempDir } from "../support/tmp.ts";
 
 /** An env with nothing configured: no token, no daemon, no Vault. */
@@ -50,6 +50,32 @@ describe("--json failures: one JSON error object on stdout, the message on stder
     expect(r.code).toBe(5);
     expect(errorObject(r.stdout).error).toMatchObject({ code: 5, kind: "unavailable" });
     expect(`${r.stdout}${r.stderr}`).not.toContain("MARKER");
+  });
+
+  it("call with an error answer: the answer rides on the error object as result (one JSON value), exit 1", async () => {
+    const env = bare();
+    const { proc } = await spawnDaemon([], env);
+    try {
+      const r = await runBin(["call", "frob", "--json"], { env });
+      expect(r.code).toBe(1);
+      const out = errorObject(r.stdout);
+      expect(out.error).toMatchObject({ code: 1, kind: "failed" });
+      expect(out.result).toEqual({ type: "error", id: 1, message: "Unknown message type: frob" });
+      expect(r.stderr).toContain('The daemon answered "frob" with an error');
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  });
+
+  it("doctor with a failing check: every row rides on the error object as result, exit 1", async () => {
+    const env = bare();
+    mkdirSync(join(env.XDG_STATE_HOME!, "tokenctl"), { recursive: true, mode: 0o755 });
+    const r = await runBin(["doctor", "--json"], { env });
+    expect(r.code).toBe(1);
+    const out = errorObject(r.stdout);
+    expect(out.error).toMatchObject({ code: 1, kind: "failed" });
+    expect(out.result).toEqual(expect.arrayContaining([expect.objectContaining({ name: "state dir", status: "fail" })]));
   });
 
   it("without --json, stdout stays empty", async () => {

@@ -13,3 +13,28 @@ for (const key of Object.keys(process.env)) {
 }
 process.env.HOME = mkdtempSync(join(tmpdir(), "tokenctl-home-"));
 process.env.NO_COLOR = "1";
+
+/**
+ * Keep the test output to results. Only these known, harmless lines are dropped; anything else
+ * still prints:
+ * - oidc-provider's start-up warnings about its development defaults (in-memory adapter, signing
+ *   keys, devInteractions) and about not running on Node LTS: the test provider uses those on
+ *   purpose, under Bun;
+ * - DEP0115 (crypto.pseudoRandomBytes), called by tsscmp inside oidc-provider's koa stack.
+ */
+const QUIET_WARNINGS = [
+  /^oidc-provider WARNING: Unsupported runtime\./,
+  /^oidc-provider WARNING: a quick start development-only /,
+  /^oidc-provider WARNING: quick start development-only signing keys /,
+];
+const warn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  if (typeof args[0] === "string" && QUIET_WARNINGS.some((re) => re.test(args[0] as string))) return;
+  warn(...args);
+};
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const code = typeof rest[0] === "object" && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+  if (code === "DEP0115" || (warning instanceof Error && (warning as Error & { code?: string }).code === "DEP0115")) return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;

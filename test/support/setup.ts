@@ -18,20 +18,20 @@ process.env.NO_COLOR = "1";
  * Keep the test output to results. Only these known, harmless lines are dropped; anything else
  * still prints:
  * - oidc-provider's start-up warnings about its development defaults (in-memory adapter, signing
- *   keys, devInteractions) and about not running on Node LTS: the test provider uses those on
- *   purpose, under Bun;
+ *   keys, devInteractions) and about not running on Node LTS, and its notice that the default
+ *   revocation policy was used: the test provider uses those on purpose, under Bun;
  * - DEP0115 (crypto.pseudoRandomBytes), called by tsscmp inside oidc-provider's koa stack.
  */
 const QUIET_WARNINGS = [
   /^oidc-provider WARNING: Unsupported runtime\./,
   /^oidc-provider WARNING: a quick start development-only /,
   /^oidc-provider WARNING: quick start development-only signing keys /,
+  /^oidc-provider NOTICE: default features\.revocation\.allowedPolicy function called/,
 ];
-const warn = console.warn.bind(console);
-console.warn = (...args: unknown[]) => {
-  if (typeof args[0] === "string" && QUIET_WARNINGS.some((re) => re.test(args[0] as string))) return;
-  warn(...args);
-};
+const quiet = (args: unknown[]) => typeof args[0] === "string" && QUIET_WARNINGS.some((re) => re.test(args[0] as string));
+const { warn, info } = console;
+console.warn = (...args: unknown[]) => void (quiet(args) || warn.apply(console, args));
+console.info = (...args: unknown[]) => void (quiet(args) || info.apply(console, args));
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const code = typeof rest[0] === "object" && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];

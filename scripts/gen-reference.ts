@@ -6,8 +6,9 @@
  *
  *   bun scripts/gen-reference.ts          write docs/reference/
  *
- * Kept small on purpose: the rendering of one command is one function (`renderCommand`), so it can
- * switch to the CLI's own help renderer.
+ * The tree is read through src/cli/tree.ts, the walker --help and completion use, and usage lines,
+ * flag labels and defaults come from the same functions --help prints them with. The index page
+ * also states the rule every command follows for stdout and failures ("Output and failures").
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

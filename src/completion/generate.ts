@@ -199,7 +199,8 @@ if (( $+functions[compdef] )); then compdef ${fn} ${prog}; fi
     echo $out
 end
 function __${prog}_at --description 'true when the subcommands typed so far are exactly $argv[1] (and no -- yet)'
-    test "$(__${prog}_path)" = "$argv[1]"
+    set -l p (__${prog}_path)
+    test "$p" = "$argv[1]"
 end
 function __${prog}_after_dashdash --description 'complete the command line after --'
     set -l cmd (commandline -opc)
@@ -212,7 +213,7 @@ end`,
     (f.node.positionals ?? []).forEach((choices, i) => {
       if (choices.length) lines.push(`complete -c ${prog} -n ${sq(`${cond}; and test $__${prog}_npos = ${i}`)} -a ${sq(choices.join(" "))}`);
     });
-    if (f.node.runsCommand) lines.push(`complete -c ${prog} -n ${sq(`test "$(__${prog}_path)" = ${sq(`${f.path}|--`)}`)} -a '(__${prog}_after_dashdash)'`);
+    if (f.node.runsCommand) lines.push(`complete -c ${prog} -n ${sq(`__${prog}_at ${sq(`${f.path}|--`)}`)} -a '(__${prog}_after_dashdash)'`);
     for (const c of f.node.children) lines.push(`complete -c ${prog} -n ${sq(cond)} -a ${sq(c.name)} -d ${sq(c.description)}`);
     for (const fl of f.node.flags) {
       const values = fl.values ? ` -x -a ${sq(fl.values.join(" "))}` : fl.takesValue ? " -r -F" : "";

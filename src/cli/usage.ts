@@ -55,6 +55,17 @@ function flagTable(n: CommandNode): Map<string, boolean> {
   return table;
 }
 
+/** An enum flag's value must be one of its options (citty's own message names neither command nor a near option). */
+function checkEnum(n: CommandNode, name: string, value: string | undefined): void {
+  const def = flags(n).find(([k, d]) => k === name || aliases(d).includes(name))?.[1];
+  if (def?.type !== "enum" || !def.options) return;
+  if (value === undefined) throw new UsageError(`--${name} needs a value for ${commandName(n)}: one of ${def.options.join(", ")}`, { hint: `${commandName(n)} --help` });
+  if (!def.options.includes(value))
+    throw new UsageError(`Unknown value "${value}" for --${name} of ${commandName(n)}; choose one of: ${def.options.join(", ")}.${didYouMean(suggest(value, def.options))}`, {
+      hint: `${commandName(n)} --help`,
+    });
+}
+
 /**
  * Check `args` (the words after the command's name) against `n`'s flags and positionals; throws
  * the UsageError to report.
@@ -77,7 +88,10 @@ export function checkArgs(n: CommandNode, args: string[]): void {
           hint: runsCommand && given.length ? withDashDash(n, args, i) : `See the flags: ${commandName(n)} --help`,
         });
       }
-      if (takesValue && !a.includes("=")) i++;
+      if (takesValue) {
+        const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : words[++i];
+        checkEnum(n, name, value);
+      }
       continue;
     }
     if (given.length >= pos.length) {

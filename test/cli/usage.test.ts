@@ -7,6 +7,7 @@ import { UsageError } from "../../src/errors.ts";
 
 const leaf = (args: ArgsDef, meta: CommandNode["meta"] = {}): CommandNode => ({ path: ["x"], meta: { description: "x", ...meta }, args, children: [] });
 const runner = leaf({ name: { type: "string", description: "n" }, quiet: { type: "boolean", description: "q" } }, { operands: "-- CMD [ARGS…]" });
+const preset = leaf({ preset: { type: "enum", options: ["claude-code"], description: "p" } });
 const shell = leaf({ shell: { type: "positional", required: true, description: "s" }, json: { type: "boolean", description: "j" } }, { choices: { shell: ["bash", "zsh", "fish"] } });
 
 function failure(f: () => void): string {
@@ -43,6 +44,8 @@ describe("checkArgs", () => {
     ["--flag=value", runner, ["--name=w1", "--", "x"]],
     ["--no- form of a boolean", runner, ["--no-quiet", "--", "x"]],
     ["a choice", shell, ["zsh", "--json"]],
+    ["an enum value", preset, ["--preset", "claude-code"]],
+    ["an enum value after =", preset, ["--preset=claude-code"]],
   ])("accepts %s", (_, n, args) => expect(failure(() => checkArgs(n, args))).toBe("no error"));
 
   it.each([
@@ -50,6 +53,8 @@ describe("checkArgs", () => {
     ["an extra argument", shell, ["bash", "zsh"], 'Unexpected argument "zsh" for tokenctl x (usage: tokenctl x [OPTIONS] <bash|zsh|fish>) | tokenctl x --help'],
     ["a missing argument", shell, ["--json"], "Missing <bash|zsh|fish> for tokenctl x (usage: tokenctl x [OPTIONS] <bash|zsh|fish>) | tokenctl x --help"],
     ["a wrong choice", shell, ["bahs"], 'Unknown shell "bahs" for tokenctl x; choose one of: bash, zsh, fish. Did you mean "bash"? | tokenctl x --help'],
+    ["an unknown enum value", preset, ["--preset", "claude"], 'Unknown value "claude" for --preset of tokenctl x; choose one of: claude-code. Did you mean "claude-code"? | tokenctl x --help'],
+    ["an enum flag without its value", preset, ["--preset"], "--preset needs a value for tokenctl x: one of claude-code | tokenctl x --help"],
     [
       "a command without --",
       runner,

@@ -19,7 +19,9 @@ process.env.NO_COLOR = "1";
  * still prints:
  * - oidc-provider's start-up warnings about its development defaults (in-memory adapter, signing
  *   keys, devInteractions) and about not running on Node LTS, and its notice that the default
- *   revocation policy was used: the test provider uses those on purpose, under Bun;
+ *   revocation policy was used: the test provider uses those on purpose, under Bun; and its one-time
+ *   "already parsed request body" warning, printed when a request stream is no longer readable when
+ *   it gets there (seen under Bun's node:http), after which it reads the parsed body instead;
  * - DEP0115 (crypto.pseudoRandomBytes), called by tsscmp inside oidc-provider's koa stack.
  */
 const QUIET_WARNINGS = [
@@ -27,6 +29,7 @@ const QUIET_WARNINGS = [
   /^oidc-provider WARNING: a quick start development-only /,
   /^oidc-provider WARNING: quick start development-only signing keys /,
   /^oidc-provider NOTICE: default features\.revocation\.allowedPolicy function called/,
+  /^oidc-provider WARNING: already parsed request body detected/,
 ];
 const quiet = (args: unknown[]) => typeof args[0] === "string" && QUIET_WARNINGS.some((re) => re.test(args[0] as string));
 const { warn, info } = console;

@@ -14,7 +14,8 @@ export interface FileLock {
   readonly path: string;
   /**
    * The lock file's descriptor. A child given it (as stdio) shares the lock: the lock lasts until
-   * every holder of that open file has closed it.
+   * every holder of that open file has closed it. (Under Deno, whose files show no fd, it is
+   * looked up among the process's fds on first use.)
    */
   readonly fd: number;
   /** Close our fd: drops the lock unless a child was handed it. */

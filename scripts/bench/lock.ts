@@ -33,10 +33,20 @@ try {
   for (const [name, argv, iterations] of runs) {
     const r = Bun.spawnSync([...argv, join(dir, "bench.lock"), String(rounds), String(iterations)], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`${name} failed: ${r.stderr.toString()}`);
-    const res = JSON.parse(r.stdout.toString()) as { via: string; lock: number[]; baseline: number[] };
+    const res = JSON.parse(r.stdout.toString()) as { via: string; lock: number[]; baseline: number[]; spawn?: number[] };
     const lock = median(res.lock);
     const base = median(res.baseline);
-    rows.push({ runtime: name, via: res.via, "tryLock+release µs": lock, "open+close µs": base, ratio: `${(lock / base).toFixed(1)}×`, "ops/round": iterations });
+    const spawn = res.spawn ? median(res.spawn) : undefined;
+    rows.push({
+      runtime: name,
+      via: res.via,
+      "tryLock+release µs": lock,
+      "open+close µs": base,
+      ratio: `${(lock / base).toFixed(1)}×`,
+      "start of `true` µs": spawn ?? "",
+      "ratio to it": spawn ? `${(lock / spawn).toFixed(2)}×` : "",
+      "ops/round": iterations,
+    });
   }
   console.log(table(rows));
   console.log(`\nmedians of ${rounds} rounds; load average at start: ${load} (end: ${loadavg().map((l) => l.toFixed(2)).join(" ")})`);

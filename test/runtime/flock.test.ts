@@ -1,10 +1,11 @@
 /** The flock backends' platform branches and the refusals (exit 5), over injected platforms. */
 import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { UnavailableError } from "../../src/errors.ts";
 import { tryLock } from "../../src/fs/lock.ts";
-import { bunFlock, flockFor, nodeFlock } from "../../src/runtime/flock.ts";
+import { bunFlock, denoFlock, flockFor, nodeFlock } from "../../src/runtime/flock.ts";
 import { tempDir } from "../support/tmp.ts";
 
 test("Node on macOS refuses with exit 5 and points to the binary or the daemon", () => {
@@ -65,4 +66,19 @@ test("the fd of a held lock passes the lock on: a child given it keeps holding a
     expect(again).toBeDefined();
     again!.release();
   });
+});
+
+test("a symlink in place of the lock file is refused, not followed (Bun's O_NOFOLLOW, Deno's lstat)", () => {
+  const dir = tempDir();
+  const target = join(dir, "elsewhere");
+  const p = join(dir, "x.lock");
+  symlinkSync(target, p);
+  expect(() => tryLock(p)).toThrow(/ELOOP/);
+  const fakeDeno = {
+    lstatSync: () => ({ isSymlink: true, dev: 1, ino: 2 }),
+    openSync: () => {
+      throw new Error("must not open");
+    },
+  };
+  expect(() => denoFlock("linux", fakeDeno as never).tryLock(p)).toThrow(/symlink/);
 });

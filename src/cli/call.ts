@@ -15,7 +15,7 @@ async function connect(args: { socket?: string; "token-file"?: string }) {
 /** --data: a JSON object, or "-" to read it from stdin (keeps secrets out of argv). */
 async function parseData(data: string | undefined): Promise<Record<string, unknown>> {
   if (data === undefined) return {};
-  const text = data === "-" ? await Bun.stdin.text() : data;
+  const text = data === "-" ? await (await import("../runtime/stdin.ts")).readStdinText() : data;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -128,7 +128,7 @@ const set = defineCommand({
       }
       input = answer;
     } else {
-      input = await Bun.stdin.text();
+      input = await (await import("../runtime/stdin.ts")).readStdinText();
     }
     storeToken(sources.file, validateTokenInput(input));
     const { log } = await import("./output.ts");

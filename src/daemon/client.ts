@@ -39,7 +39,7 @@ export class UntrustedDaemonError extends InsecureFileError {
 type PeerCred = { peerUid(fd: number): number | undefined; peerCredentialsSupported(): boolean };
 let peerCred: Promise<PeerCred | undefined> | undefined;
 function loadPeerCred(): Promise<PeerCred | undefined> {
-  peerCred ??= import("./peercred.ts").then(
+  peerCred ??= import("../runtime/peercred.ts").then(
     (m) => m as PeerCred,
     () => undefined, // no FFI in this runtime: the path checks remain the guard
   );

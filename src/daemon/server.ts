@@ -12,7 +12,7 @@ import { tryLock, type FileLock } from "../fs/lock.ts";
 import { ensurePrivateDir, removeSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { checkAuth, generateToken, peerAllowed, tokenDigest } from "./auth.ts";
 import type { ConnectionInfo, DaemonApi, DaemonExtension, Handler, Message } from "./extension.ts";
-import { peerUid as readPeerUid } from "./peercred.ts";
+import { peerUid as readPeerUid } from "../runtime/peercred.ts";
 import {
   DEFAULT_AUTH_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,

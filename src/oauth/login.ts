@@ -60,7 +60,9 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    request = await authorizationRequest(o.server, `http://127.0.0.1:${listener.port}/callback`, o.scopes);
+    // OIDC Core §11: providers grant offline_access (a refresh token) only with prompt=consent.
+    const extra: Record<string, string> = o.scopes.includes("offline_access") ? { prompt: "consent" } : {};
+    request = await authorizationRequest(o.server, `http://127.0.0.1:${listener.port}/callback`, o.scopes, extra);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>

@@ -23,7 +23,7 @@ function workspace() {
   const file = join(dir, "shared", "credentials.json");
   mkdirSync(join(dir, "shared"), { mode: 0o700 });
   const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") };
-  const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid", "--store", `file:${file}#agent`];
+  const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid offline_access", "--store", `file:${file}#agent`];
   const json = () => JSON.parse(readFileSync(file, "utf8"));
   return { dir, file, env, args, json, text: () => readFileSync(file, "utf8") };
 }
@@ -53,14 +53,14 @@ describe("oauth login", () => {
     expect(doc.agent.accessToken).toBeString();
     expect(doc.agent.refreshToken).toBeString();
     expect(doc.agent.expiresAt).toBeGreaterThan(Date.now() + 3_000_000);
-    expect(doc.agent.scopes).toEqual(["openid"]);
+    expect(doc.agent.scopes).toEqual(["openid", "offline_access"]);
     const tok = await runBin(["oauth", "token", ...w.args], { env: w.env });
     expect(tok).toMatchObject({ code: 0, stdout: `${doc.agent.accessToken}\n` });
     const st = await runBin(["oauth", "status", "--json", ...w.args], { env: w.env });
     expect(st.code).toBe(0);
     expect(st.stdout).not.toContain(doc.agent.accessToken);
     expect(st.stdout).not.toContain(doc.agent.refreshToken);
-    expect(JSON.parse(st.stdout)).toMatchObject({ profile: "default", loggedIn: true, refreshable: true, expired: false, scopes: ["openid"] });
+    expect(JSON.parse(st.stdout)).toMatchObject({ profile: "default", loggedIn: true, refreshable: true, expired: false, scopes: ["openid", "offline_access"] });
   });
 
   test("a redirect with the wrong state is refused and nothing is stored", async () => {
@@ -250,7 +250,7 @@ describe("with the daemon", () => {
     mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
     writeFileSync(
       join(w.dir, "config", "tokenctl", "config.json"),
-      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: "openid", store: `file:${w.file}#work` } } } }),
+      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: "openid offline_access", store: `file:${w.file}#work` } } } }),
     );
     const login = await loginWithBinary(oidc, ["--profile", "work"], env);
     expect(login.code).toBe(0);

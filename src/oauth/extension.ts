@@ -5,7 +5,7 @@
  * `tokenctl oauth token` processes still refresh exactly once between them.
  */
 import type { DaemonApi, DaemonExtension, Message } from "../daemon/extension.ts";
-import { TokenctlError } from "../errors.ts";
+import { AuthRefusedError, InsecureFileError, NotFoundError, UsageError } from "../errors.ts";
 import type { Env } from "../fs/paths.ts";
 import { configPath, readProfiles, resolveProfile, type Profile } from "./config.ts";
 import type { OAuthRecord } from "./record.ts";
@@ -78,7 +78,7 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
         h.lastError = e instanceof Error ? e.message : String(e);
         api?.log.warn(`oauth: profile ${h.profile.name}: ${h.lastError}`);
         // Auth refused or nothing stored: wait for a new login; anything else: try again soon.
-        const final = e instanceof TokenctlError && (e.exitCode === 3 || e.exitCode === 4 || e.exitCode === 2);
+        const final = e instanceof NotFoundError || e instanceof AuthRefusedError || e instanceof UsageError || e instanceof InsecureFileError;
         if (!final) schedule(h, o.retryMs ?? RETRY_AFTER_MS);
         throw e;
       } finally {

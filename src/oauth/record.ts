@@ -5,6 +5,10 @@
  * message says which field was wrong and how — never a value, since values are secrets.
  */
 import { UsageError } from "../errors.ts";
+import type { TokenGrant } from "./errors.ts";
+
+/** Used when a token response has no expires_in (RFC 6749 makes it optional). */
+export const DEFAULT_EXPIRES_IN_S = 3600;
 
 export interface OAuthRecord {
   accessToken: string;
@@ -75,4 +79,19 @@ export function recordToJson(record: OAuthRecord): Record<string, unknown> {
 /** True when the access token stays valid for at least `minValidMs` more. */
 export function isFresh(record: OAuthRecord, minValidMs: number, now: number): boolean {
   return record.expiresAt - now >= minValidMs;
+}
+
+/**
+ * The record a token response becomes, at login and at every refresh. `before` supplies what the
+ * response may leave out: the refresh token (a server that does not rotate sends none; never store
+ * an empty one) and the scopes (the requested ones at login, the stored ones at a refresh).
+ */
+export function recordFromGrant(grant: TokenGrant, at: number, before: { refreshToken?: string; scopes: string[] }): OAuthRecord {
+  const refreshToken = grant.refreshToken || before.refreshToken;
+  return {
+    accessToken: grant.accessToken,
+    ...(refreshToken ? { refreshToken } : {}),
+    expiresAt: at + (grant.expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000,
+    scopes: grant.scope ? grant.scope.split(" ").filter(Boolean) : before.scopes,
+  };
 }

@@ -10,19 +10,18 @@
  *    Failures never delete or blank the store: a loser that clears it would destroy the winner's
  *    freshly rotated token.
  */
-import { dirname } from "node:path";
+import { setTimeout as sleepMs } from "node:timers/promises";
 import { AuthRefusedError, NotFoundError, UnavailableError } from "../errors.ts";
-import { lock as flock, type FileLock } from "../fs/lock.ts";
-import { ensurePrivateDir } from "../fs/secure.ts";
+import type { FileLock } from "../fs/lock.ts";
 import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
-import { isFresh, type OAuthRecord } from "./record.ts";
+import { lockStore } from "./lock.ts";
+import { isFresh, recordFromGrant, type OAuthRecord } from "./record.ts";
 import type { CredentialStore } from "./store.ts";
+
+export { DEFAULT_EXPIRES_IN_S } from "./record.ts";
 
 /** Refresh with one refresh token; throws OAuthServerError or TransientError. */
 export type RefreshFn = (refreshToken: string, signal: AbortSignal) => Promise<TokenGrant>;
-
-/** Used when a token response has no expires_in (RFC 6749 makes it optional). */
-export const DEFAULT_EXPIRES_IN_S = 3600;
 
 export interface GetValidTokenOptions {
   store: CredentialStore;
@@ -69,17 +68,7 @@ export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken
   if (!first.refreshToken) return cannotRefresh(first, o, now());
 
   const deadline = now() + o.timeoutMs;
-  const lockPath = o.lockPath ?? o.store.lockPath;
-  ensurePrivateDir(dirname(lockPath));
-  let held: FileLock;
-  try {
-    held = await (o.lock ?? flock)(lockPath, o.timeoutMs);
-  } catch (e) {
-    throw new UnavailableError(`Another process held the refresh lock ${lockPath} for over ${o.timeoutMs} ms`, {
-      cause: e,
-      hint: `See who holds it: fuser -v ${lockPath}`,
-    });
-  }
+  const held = await lockStore(o.store, o.timeoutMs, { lockPath: o.lockPath, lock: o.lock });
   try {
     const current = await o.store.read();
     if (!current) throw noCredential(o);
@@ -116,13 +105,7 @@ async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, dead
         { cause: e, hint: loginHint(o.profile) },
       );
     }
-    const record: OAuthRecord = {
-      accessToken: grant.accessToken,
-      // Never write an empty or missing refresh token: keep the old one when none came back.
-      refreshToken: grant.refreshToken || used.refreshToken,
-      expiresAt: now() + (grant.expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000,
-      scopes: grant.scope ? grant.scope.split(" ").filter(Boolean) : used.scopes,
-    };
+    const record = recordFromGrant(grant, now(), used);
     await o.store.write(record);
     return { record, source: "refreshed" };
   }
@@ -130,7 +113,7 @@ async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, dead
 
 /** Retry transient failures with capped exponential backoff until the deadline. */
 async function withRetry<T>(call: () => Promise<T>, o: GetValidTokenOptions, deadline: number, now: () => number): Promise<T> {
-  const sleep = o.sleep ?? Bun.sleep;
+  const sleep = o.sleep ?? ((ms: number) => sleepMs(ms));
   let delay = 200;
   let last: TransientError | undefined;
   for (;;) {

@@ -114,7 +114,7 @@ function openBrowser(url: string): void {
 export async function obtainToken(
   args: ProfileArgValues & { socket?: string; "token-file"?: string },
   profile: Profile,
-  minValidMs: number,
+  minValidMs: number | undefined,
   timeoutMs: number,
 ): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
   // Flags that redefine the profile make it one the daemon does not know.
@@ -135,13 +135,13 @@ export const token = defineCommand({
   }),
   args: {
     ...oauthArgs,
-    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default 5m)" },
+    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default: 5m, or half the token's lifetime when shorter)" },
     ...daemonClientArgs,
     ...commonArgs,
   },
   async run({ args }) {
     const profile = profileFrom(args);
-    const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
+    const minValidMs = args["min-valid"] === undefined ? undefined : parseDuration(args["min-valid"], "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
     const got = await obtainToken(args, profile, minValidMs, timeoutMs);
     if (args.json) printJson({ accessToken: got.accessToken, expiresAt: new Date(got.expiresAt).toISOString(), scopes: got.scopes, source: got.source });

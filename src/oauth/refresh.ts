@@ -15,7 +15,7 @@ import { AuthRefusedError, NotFoundError, UnavailableError } from "../errors.ts"
 import type { FileLock } from "../fs/lock.ts";
 import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
 import { lockStore } from "./lock.ts";
-import { isFresh, recordFromGrant, type OAuthRecord } from "./record.ts";
+import { isFresh, recordFromGrant, validityNeeded, type OAuthRecord } from "./record.ts";
 import type { CredentialStore } from "./store.ts";
 
 export { DEFAULT_EXPIRES_IN_S } from "./record.ts";
@@ -27,8 +27,10 @@ export interface GetValidTokenOptions {
   store: CredentialStore;
   /** Defaults to the store's lock path. */
   lockPath?: string;
-  /** The token must stay valid this long, else it is refreshed first. */
-  minValidMs: number;
+  /** The token must stay valid this long, else it is refreshed first; default: validityNeeded's rule. */
+  minValidMs?: number;
+  /** The default rule's margin (5 min), capped at half the token's lifetime. */
+  marginMs?: number;
   /** Overall budget for waiting on the lock and retrying the server. */
   timeoutMs: number;
   /** The protocol call (callers load oauth4webapi inside it, so the fast path never pays for it). */
@@ -59,12 +61,13 @@ export interface ValidToken {
 
 const loginHint = (profile: string) => (profile === "default" ? "tokenctl oauth login" : `tokenctl oauth login --profile ${profile}`);
 
-/** Return a token valid for at least `minValidMs`, refreshing under the lock when needed. */
+/** Return a token valid for at least `minValidMs` (or the default rule), refreshing under the lock when needed. */
 export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken> {
   const now = o.now ?? Date.now;
+  const fresh = (r: OAuthRecord) => isFresh(r, validityNeeded(r, o.minValidMs, o.marginMs), now());
   const first = await o.store.read();
   if (!first) throw noCredential(o);
-  if (isFresh(first, o.minValidMs, now())) return { record: first, source: "store" };
+  if (fresh(first)) return { record: first, source: "store" };
   if (!first.refreshToken) return cannotRefresh(first, o, now());
 
   const deadline = now() + o.timeoutMs;
@@ -72,7 +75,7 @@ export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken
   try {
     const current = await o.store.read();
     if (!current) throw noCredential(o);
-    if (isFresh(current, o.minValidMs, now())) return { record: current, source: "refreshed-elsewhere" };
+    if (fresh(current)) return { record: current, source: "refreshed-elsewhere" };
     if (!current.refreshToken) return cannotRefresh(current, o, now());
     return await refreshLocked(o, current, deadline, now);
   } finally {
@@ -92,7 +95,7 @@ async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, dead
       const again = await o.store.read();
       const changed = again !== undefined && (again.accessToken !== used.accessToken || again.refreshToken !== used.refreshToken);
       if (again && changed) {
-        if (isFresh(again, o.minValidMs, now())) return { record: again, source: "rotated-outside-lock" };
+        if (isFresh(again, validityNeeded(again, o.minValidMs, o.marginMs), now())) return { record: again, source: "rotated-outside-lock" };
         // Rotated but already inside the margin: renew it once with its own refresh token.
         if (attempt === 0 && again.refreshToken && again.refreshToken !== used.refreshToken) {
           used = again;

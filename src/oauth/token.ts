@@ -12,7 +12,10 @@ import type { Fetch } from "./protocol.ts";
 
 export interface TokenForOptions {
   profile: Profile;
-  minValidMs: number;
+  /** Undefined: the default rule, min(5 min, half the token's lifetime) (see validityNeeded). */
+  minValidMs?: number;
+  /** The default rule's margin (default 5 min). */
+  marginMs?: number;
   timeoutMs: number;
   env?: Env;
   fetch?: Fetch;
@@ -41,6 +44,7 @@ export async function tokenFor(o: TokenForOptions): Promise<ProfileToken> {
   const result = await getValidToken({
     store,
     minValidMs: o.minValidMs,
+    marginMs: o.marginMs,
     timeoutMs: o.timeoutMs,
     profile: o.profile.name,
     refresh: profileRefresher(o.profile, o.fetch),

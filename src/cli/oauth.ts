@@ -50,27 +50,20 @@ export function warnFallback(fallback: { reason: string } | undefined, path: str
   if (fallback) log().warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
 }
 
-/**
- * A token valid for minValidMs: from the daemon when one answers (and no flag redefines the profile,
- * since the daemon knows profiles by their config.json name), else through the locked refresh here.
- */
+/** `oauth token` and `exec --oauth`: the token, with the fallback and expiry warnings on stderr. */
 export async function obtainToken(
   args: ProfileArgValues & { socket?: string; "token-file"?: string },
   profile: Profile,
-  minValidMs: number,
+  minValidMs: number | undefined,
   timeoutMs: number,
 ): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
+  // Flags that redefine the profile make it one the daemon does not know.
   const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
-  if (!redefined) {
-    const { tokenFromDaemon } = await import("../oauth/daemon-client.ts");
-    const viaDaemon = await tokenFromDaemon({ profile: profile.name, minValidMs, timeoutMs, socket: args.socket, tokenFile: args["token-file"] });
-    if (viaDaemon) return { ...viaDaemon, scopes: profile.scopes, source: "daemon" };
-  }
-  const { tokenFor } = await import("../oauth/token.ts");
-  const got = await tokenFor({ profile, minValidMs, timeoutMs });
-  warnFallback(got.fallback, got.store.description);
+  const { obtainToken: obtain } = await import("../oauth/token.ts");
+  const got = await obtain({ profile, minValidMs, timeoutMs, daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] } });
+  if (got.store) warnFallback(got.fallback, got.store.description);
   if (got.warning) log().warn(got.warning);
-  return { accessToken: got.record.accessToken, expiresAt: got.record.expiresAt, scopes: got.record.scopes, source: got.source };
+  return { accessToken: got.accessToken, expiresAt: got.expiresAt, scopes: got.scopes, source: got.source };
 }
 
 export const token = defineCommand({
@@ -82,13 +75,13 @@ export const token = defineCommand({
   }),
   args: {
     ...oauthArgs,
-    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default 5m)" },
+    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default: 5m, or half the token's lifetime when shorter)" },
     ...daemonClientArgs,
     ...commonArgs,
   },
   async run({ args }) {
     const profile = profileFrom(args);
-    const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
+    const minValidMs = args["min-valid"] === undefined ? undefined : parseDuration(args["min-valid"], "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
     const got = await obtainToken(args, profile, minValidMs, timeoutMs);
     if (args.json) printJson({ accessToken: got.accessToken, expiresAt: new Date(got.expiresAt).toISOString(), scopes: got.scopes, source: got.source });
@@ -106,8 +99,8 @@ const status = defineCommand({
   args: { ...oauthArgs, ...commonArgs },
   async run({ args }) {
     const profile = profileFrom(args);
-    const { openStore } = await import("../oauth/store.ts");
-    const { store, fallback } = await openStore({ spec: profile.storeSpec, profile: profile.name });
+    const { chooseStore } = await import("../oauth/store.ts");
+    const { store, fallback } = await chooseStore({ spec: profile.storeSpec, profile: profile.name });
     warnFallback(fallback, store.description);
     const record = await store.read();
     const now = Date.now();
@@ -152,10 +145,10 @@ const logout = defineCommand({
   async run({ args }) {
     const profile = profileFrom(args);
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
-    const { openStore } = await import("../oauth/store.ts");
-    const { removeLocked } = await import("../oauth/login.ts");
+    const { chooseStore } = await import("../oauth/store.ts");
+    const { removeLocked } = await import("../oauth/lock.ts");
     const { NotFoundError } = await import("../errors.ts");
-    const { store } = await openStore({ spec: profile.storeSpec, profile: profile.name });
+    const { store } = await chooseStore({ spec: profile.storeSpec, profile: profile.name });
     const record = await store.read();
     if (!record) throw new NotFoundError(`No OAuth credential for profile "${profile.name}" in ${store.description}; nothing to log out`);
     let revoked = false;

@@ -52,6 +52,8 @@ function loadLibc(): Libc {
 /** A held lock; release() is idempotent, and process exit releases it too. */
 export interface FileLock {
   readonly path: string;
+  /** The open file description holding the flock; a child that inherits it holds the lock too. */
+  readonly fd: number;
   release(): void;
 }
 
@@ -67,6 +69,7 @@ function held(path: string, fd: number): FileLock {
   let open = true;
   return {
     path,
+    fd,
     release() {
       if (!open) return;
       open = false;

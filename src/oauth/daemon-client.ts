@@ -14,7 +14,8 @@ export interface DaemonToken {
 /** The token from the daemon, or undefined when no daemon with the OAuth extension answers. */
 export async function tokenFromDaemon(o: {
   profile: string;
-  minValidMs: number;
+  /** Undefined: the daemon applies the default rule, min(5 min, half the token's lifetime). */
+  minValidMs?: number;
   socket?: string;
   tokenFile?: string;
   /** For the daemon's answer, which may include its own refresh (default 30 s). */
@@ -27,9 +28,9 @@ export async function tokenFromDaemon(o: {
   let client: Awaited<ReturnType<typeof connectDaemon>> | undefined;
   try {
     client = await connectDaemon({ socketPath: paths.socketPath, tokenFile: paths.tokenFile, timeoutMs: 2000 });
-    const r = await client.call("oauth.token", { profile: o.profile, minValidMs: o.minValidMs }, { timeoutMs: o.timeoutMs ?? 30_000 });
+    const r = await client.call("oauth.token", { profile: o.profile, ...(o.minValidMs !== undefined ? { minValidMs: o.minValidMs } : {}) }, { timeoutMs: o.timeoutMs ?? 30_000 });
     if (typeof r.accessToken !== "string" || typeof r.expiresAt !== "number") return undefined;
-    if (r.expiresAt - Date.now() < o.minValidMs) return undefined;
+    if (r.expiresAt - Date.now() < (o.minValidMs ?? 0)) return undefined;
     return { accessToken: r.accessToken, expiresAt: r.expiresAt };
   } catch {
     // Not running, stale socket, no OAuth extension, or the daemon's refresh failed: do it here,

@@ -22,6 +22,19 @@ async function lockIsFree(path: string): Promise<boolean> {
   return (await p.exited) === 0;
 }
 
+/**
+ * The lock is free within `withinMs`. The kernel drops a dead holder's flock at once, but a child
+ * it had started (the Vault probe) can hold the inherited descriptor until that child exits.
+ */
+async function lockFreesWithin(path: string, withinMs = 2000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await lockIsFree(path)) return true;
+    if (Date.now() >= deadline) return false;
+    await Bun.sleep(20);
+  }
+}
+
 /** Spawn the binary and SIGKILL it after `delayMs` (unless it finished first). */
 async function killAfter(args: string[], env: Record<string, string>, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
   const proc = Bun.spawn([BIN, ...args], { env: childEnv(env), stdout: "ignore", stderr: "ignore" });
@@ -83,7 +96,7 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
       expect(doc.z).toEqual([1, 2]);
       const record = parseRecord(doc.agent, "agent");
       expect(record.refreshToken).toBeString();
-      expect(await lockIsFree(`${file}.lock`)).toBe(true);
+      expect(await lockFreesWithin(`${file}.lock`)).toBe(true);
 
       const serverRotated = oidc.counts.refreshOk > okBefore;
       if (serverRotated && r.killed) stats.refreshesBeforeKill++;
@@ -126,6 +139,9 @@ describe("SIGKILL during vault sync restores", () => {
         server.put("secret", "claude/a", { claude_ai_oauth_json: JSON.stringify(backup) });
       };
       reset();
+      // Every Vault answer takes 100 ms, so a run is mostly time spent inside the sync, and the
+      // kills, spread evenly over 90% of a run, land inside it however loaded the machine is.
+      server.delayMs = 100;
       const runMs = await medianRunMs(3, async () => {
         reset();
         expect((await runBin(args, { env })).code).toBe(0);
@@ -135,8 +151,10 @@ describe("SIGKILL during vault sync restores", () => {
       const strayTemp = new Set<string>();
       for (let i = 0; i < 20; i++) {
         reset();
-        const r = await killAfter(args, env, Math.random() * runMs * 1.1);
+        server.delayMs = 100;
+        const r = await killAfter(args, env, ((i + 0.5) / 20) * runMs * 0.9);
         if (r.killed) killed++;
+        server.delayMs = 0;
         const doc = JSON.parse(readFileSync(credentials, "utf8"));
         const { claudeAiOauth, ...rest } = doc;
         expect(rest).toEqual(others);
@@ -149,14 +167,15 @@ describe("SIGKILL during vault sync restores", () => {
           expect(statSync(join(home, ".claude", f)).mode & 0o077).toBe(0);
           strayTemp.add(f);
         }
-        if (existsSync(join(home, ".state", "tokenctl", "vault-sync", "lock"))) expect(await lockIsFree(join(home, ".state", "tokenctl", "vault-sync", "lock"))).toBe(true);
+        const lock = join(home, ".state", "tokenctl", "vault-sync", "lock");
+        if (existsSync(lock)) expect(await lockFreesWithin(lock)).toBe(true);
         // And the next run finishes the job.
         const next = await runBin(args, { env });
         expect({ i, code: next.code, out: next.stdout, err: next.stderr }).toMatchObject({ code: 0 });
         expect(JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth).toEqual(backup);
       }
       console.error(`vault crash figures: ${JSON.stringify({ runMs, killed, ...seen, strayTempFiles: strayTemp.size })}`);
-      expect(killed).toBeGreaterThanOrEqual(10);
+      expect(killed).toBeGreaterThanOrEqual(15);
     } finally {
       server.stop();
     }

@@ -63,17 +63,23 @@ describe("oauth login", () => {
     expect(JSON.parse(st.stdout)).toMatchObject({ profile: "default", loggedIn: true, refreshable: true, expired: false, scopes: ["openid", "offline_access"] });
   });
 
-  test("a redirect with the wrong state is refused and nothing is stored", async () => {
+  test("a redirect with the wrong state gets an error page, and the login waits for its own", async () => {
     const w = workspace();
+    let forgedPage = "";
     const run = await loginWithBinary(oidc, w.args, w.env, async (url) => {
       const redirect = new URL(new URL(url).searchParams.get("redirect_uri")!);
       redirect.search = `code=forged&state=wrong&iss=${encodeURIComponent(oidc.issuer)}`;
-      return fetch(redirect);
+      const forged = await fetch(redirect);
+      expect(forged.status).toBe(400);
+      forgedPage = await forged.text();
+      return oidc.driveLogin(url);
     });
-    expect(run.code).toBe(4);
-    expect(run.stderr).toContain("state does not match");
-    expect(run.page).toContain("Login failed");
-    expect(await Bun.file(w.file).exists()).toBe(false);
+    expect(forgedPage).toContain("Not this login");
+    expect(forgedPage).not.toContain("forged");
+    expect(run.stderr).toContain("Ignored a request to the login listener (wrong state)");
+    expect(run.code).toBe(0);
+    expect(run.page).toContain("Logged in");
+    expect(w.json().agent.refreshToken).toBeString();
   });
 
   test("a denied login says so (exit 4)", async () => {

@@ -107,6 +107,7 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
   const now = o.now ?? Date.now;
   let settle!: { resolve: (r: OAuthRecord) => void; reject: (e: unknown) => void };
   const done = new Promise<OAuthRecord>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => {}); // it may settle while openUrl still runs; the race below reports it
   let handled = false;
   let request: AuthorizationRequest | undefined;
 

@@ -270,7 +270,8 @@ export async function startOidc(o: OidcOptions = {}): Promise<OidcServer> {
         }
       }
     }
-    if ((isToken || isRevocation) && server.echoErrors && ctx.status >= 400 && isObject(ctx.body) && typeof ctx.body.error === "string")
+    const isDevice = ctx.path === "/device/auth" && ctx.method === "POST";
+    if ((isToken || isRevocation || isDevice) && server.echoErrors && ctx.status >= 400 && isObject(ctx.body) && typeof ctx.body.error === "string")
       ctx.body = { ...ctx.body, error_description: `invalid request: ${stringify((ctx.oidc?.body ?? {}) as Record<string, string>)}` };
   });
 

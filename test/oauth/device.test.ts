@@ -2,7 +2,10 @@
  * The device authorization grant against oidc-provider: approve, deny, expiry, our --timeout,
  * slow_down and the server's interval, and a server without a device endpoint.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
+// Real servers and processes on a shared, loaded machine: allow for it (speed is benchmarked, not asserted).
+setDefaultTimeout(30_000);
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
 import { playDevice } from "../support/login.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";

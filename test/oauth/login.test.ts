@@ -2,7 +2,10 @@
  * Login: what it asks for (scopes, prompt, parameters), the loopback listener against forged
  * callbacks, the advice when no refresh token came, the browser commands, and saving the profile.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
+// Real servers and processes on a shared, loaded machine: allow for it (speed is benchmarked, not asserted).
+setDefaultTimeout(30_000);
 import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -120,7 +120,15 @@ export async function obtainToken(
   // Flags that redefine the profile make it one the daemon does not know.
   const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
   const { obtainToken: obtain } = await import("../oauth/token.ts");
-  const got = await obtain({ profile, minValidMs, timeoutMs, daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] } });
+  const { selfCommand } = await import("../oauth/detached.ts");
+  const got = await obtain({
+    profile,
+    minValidMs,
+    timeoutMs,
+    daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] },
+    // No daemon: the refresh runs in a detached helper, so killing this process never loses the grant.
+    detached: { command: selfCommand() },
+  });
   if (got.store) warnFallback(got.fallback, got.store.description);
   if (got.warning) log().warn(got.warning);
   return { accessToken: got.accessToken, expiresAt: got.expiresAt, scopes: got.scopes, source: got.source };

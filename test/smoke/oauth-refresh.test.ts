@@ -1,0 +1,172 @@
+/**
+ * Refresh against a rotating server, through the compiled binary: callers SIGKILLed while the
+ * server's answer is on its way never lose the grant (the detached helper finishes it), and short
+ * tokens are refreshed about once per half-life, by `oauth token` and by the daemon.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tryLock } from "../../src/fs/lock.ts";
+import { parseRecord } from "../../src/oauth/record.ts";
+import { BIN, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
+import { loginWithBinary } from "../support/login.ts";
+import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
+import { tempDir } from "../support/tmp.ts";
+
+/**
+ * oidc-provider rotates the refresh token on every refresh (and revokes the grant when an old one
+ * is reused); in front of its token endpoint, a proxy that passes each refresh's answer on 800 ms
+ * after the server has rotated. In that window the old refresh token is already dead: a
+ * refresher killed there used to lose the grant.
+ */
+const ANSWER_DELAY_MS = 800;
+
+function delayingTokenProxy(upstream: string) {
+  const state = { rotated: 0, url: "" };
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const body = await req.text();
+      const headers = new Headers(req.headers);
+      headers.delete("host");
+      headers.delete("content-length");
+      const r = await fetch(`${upstream}/token`, { method: "POST", headers, body });
+      const text = await r.text();
+      if (r.status === 200 && new URLSearchParams(body).get("grant_type") === "refresh_token") {
+        state.rotated++;
+        await Bun.sleep(ANSWER_DELAY_MS);
+      }
+      return new Response(text, { status: r.status, headers: { "content-type": r.headers.get("content-type") ?? "application/json", "cache-control": "no-store" } });
+    },
+  });
+  state.url = `http://127.0.0.1:${server.port}/token`;
+  return Object.assign(state, { stop: () => server.stop(true) });
+}
+
+function workspace(oidc: OidcServer) {
+  const dir = tempDir();
+  mkdirSync(join(dir, "shared"), { mode: 0o700 });
+  const file = join(dir, "shared", "credentials.json");
+  writeFileSync(file, `{\n  "other": {"keep": "me", "n": 1.50}\n}\n`, { mode: 0o600 });
+  const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state"), XDG_RUNTIME_DIR: join(dir, "run") };
+  mkdirSync(env.XDG_RUNTIME_DIR, { mode: 0o700 });
+  const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid", "--store", `file:${file}#agent`];
+  return { dir, file, env, args, text: () => readFileSync(file, "utf8"), json: () => JSON.parse(readFileSync(file, "utf8")) };
+}
+
+async function until(what: string, cond: () => boolean, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+async function lockFreesWithin(path: string, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const l = tryLock(path);
+    if (l) {
+      l.release();
+      return true;
+    }
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(10);
+  }
+}
+
+describe("callers killed inside the server's delayed answer", () => {
+  let oidc: OidcServer;
+  let proxy: ReturnType<typeof delayingTokenProxy>;
+  beforeAll(async () => {
+    oidc = await startOidc({ accessTokenTtl: 3600 });
+    proxy = delayingTokenProxy(oidc.issuer);
+  });
+  afterAll(async () => {
+    proxy.stop();
+    await oidc.close();
+  });
+
+  test("20 callers SIGKILLed after the server rotated: 0 invalid_grant, the grant survives, other keys intact", async () => {
+    const w = workspace(oidc);
+    expect((await loginWithBinary(oidc, w.args, w.env)).code).toBe(0);
+    w.args.push("--token-endpoint", proxy.url);
+    const failedBefore = oidc.counts.refreshFailed;
+    let killedAfterRotation = 0;
+    // Four rounds of five concurrent callers on an expired token: one refreshes, four queue on the lock.
+    for (let round = 0; round < 4; round++) {
+      const doc = w.json();
+      doc.agent.expiresAt = Date.now() - 1000;
+      writeFileSync(w.file, JSON.stringify(doc, null, 2));
+      const before = w.json().agent;
+      const rotated = proxy.rotated;
+      const procs = Array.from({ length: 5 }, () => Bun.spawn([BIN, "oauth", "token", ...w.args], { env: childEnv(w.env), stdout: "ignore", stderr: "ignore" }));
+      await until("the server to rotate", () => proxy.rotated > rotated, 15_000);
+      await Bun.sleep(ANSWER_DELAY_MS / 4); // inside the 800 ms before the answer
+      for (const p of procs) p.kill("SIGKILL");
+      for (const p of procs) {
+        await p.exited;
+        if (p.signalCode === "SIGKILL") killedAfterRotation++;
+      }
+      // The helper still holds the lock; it frees once the rotated token is on disk.
+      expect(await lockFreesWithin(`${w.file}.lock`, 10_000)).toBe(true);
+      const after = w.json();
+      expect(after.other).toEqual({ keep: "me", n: 1.5 });
+      const record = parseRecord(after.agent, "agent");
+      expect(record.refreshToken).not.toBe(before.refreshToken);
+      expect(record.expiresAt).toBeGreaterThan(Date.now());
+    }
+    expect(killedAfterRotation).toBe(20);
+    expect(oidc.counts.refreshFailed - failedBefore).toBe(0);
+    expect(w.text()).toContain(`"other": {`);
+
+    // And the next call succeeds: with the stored token, or by refreshing with the stored refresh token.
+    const doc = w.json();
+    doc.agent.expiresAt = Date.now() - 1000;
+    writeFileSync(w.file, JSON.stringify(doc, null, 2));
+    const next = await runBin(["oauth", "token", "--json", ...w.args], { env: w.env });
+    expect({ code: next.code, stderr: next.stderr }).toMatchObject({ code: 0 });
+    expect(JSON.parse(next.stdout).source).toBe("refreshed");
+    expect(oidc.counts.refreshFailed - failedBefore).toBe(0);
+  }, 40_000);
+});
+
+describe("short tokens", () => {
+  let oidc: OidcServer;
+  beforeAll(async () => {
+    oidc = await startOidc({ accessTokenTtl: 20 });
+  });
+  afterAll(() => oidc.close());
+
+  test("10 oauth token calls with 20-second tokens make at most 1 refresh", async () => {
+    const w = workspace(oidc);
+    expect((await loginWithBinary(oidc, w.args, w.env)).code).toBe(0);
+    const start = oidc.counts.refresh;
+    for (let i = 0; i < 10; i++) expect((await runBin(["oauth", "token", ...w.args], { env: w.env })).code).toBe(0);
+    expect(oidc.counts.refresh - start).toBeLessThanOrEqual(1);
+  }, 30_000);
+
+  test("a daemon holding 20-second tokens for 25 s refreshes once per half-life (2 or 3 times), never in a loop", async () => {
+    const w = workspace(oidc);
+    mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
+    writeFileSync(
+      join(w.dir, "config", "tokenctl", "config.json"),
+      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid"], store: `file:${w.file}#work` } } } }),
+    );
+    expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+    const start = oidc.counts.refresh;
+    const { proc } = await spawnDaemon([], w.env);
+    try {
+      await Bun.sleep(25_000);
+      const refreshes = oidc.counts.refresh - start;
+      expect(refreshes).toBeGreaterThanOrEqual(2);
+      expect(refreshes).toBeLessThanOrEqual(3);
+      const r = await runBin(["oauth", "token", "--json", "--profile", "work"], { env: w.env });
+      expect(JSON.parse(r.stdout)).toMatchObject({ source: "daemon", accessToken: w.json().work.accessToken });
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  }, 40_000);
+});

@@ -27,7 +27,7 @@ const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_CONFIG_HOME: join(dir
 
 /** A fresh grant at the server (login through the dev interactions). */
 async function grant() {
-  const profile = resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid", store: "file" }, {}, () => ({}));
+  const profile = resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid offline_access", store: "file" }, {}, () => ({}));
   return (await loginGrant(oidc, profile)).grant;
 }
 

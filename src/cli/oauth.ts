@@ -1,4 +1,4 @@
-/** `tokenctl oauth login|token|status|logout`: thin wrappers over src/oauth. */
+/** `tokenctl oauth token|status|logout` (login: oauth-login.ts): thin wrappers over src/oauth. */
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
@@ -6,7 +6,7 @@ import { resolveProfile, type Profile } from "../oauth/config.ts";
 import { parseDuration } from "../duration.ts";
 
 /** The variables every oauth command reads. */
-const OAUTH_ENV = [
+export const OAUTH_ENV = [
   ENV.config,
   "XDG_STATE_HOME — base of the keychain store's lock files (default ~/.local/state)",
   "DBUS_SESSION_BUS_ADDRESS — the Secret Service (keychain) on Linux; without it the file store is used",
@@ -48,66 +48,6 @@ export function profileFrom(args: ProfileArgValues): Profile {
 /** Say once, on stderr, that the keychain did not work and the file store is used. */
 export function warnFallback(fallback: { reason: string } | undefined, path: string): void {
   if (fallback) log().warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
-}
-
-const login = defineCommand({
-  meta: helpMeta({
-    name: "login",
-    description: "Log in with the browser (authorization code + PKCE) and store the credential",
-    env: OAUTH_ENV,
-    examples: ["tokenctl oauth login --profile work", "tokenctl oauth login --issuer https://auth.example.com --client-id tokenctl --scope 'openid offline_access' --no-browser"],
-  }),
-  args: {
-    ...oauthArgs,
-    browser: { type: "boolean", default: true, description: "Open a browser (--no-browser: print the URL only)" },
-    ...commonArgs,
-  },
-  async run({ args }) {
-    const profile = profileFrom(args);
-    const timeoutMs = parseDuration(args.timeout ?? "5m", "--timeout");
-    const { resolveServer } = await import("../oauth/protocol.ts");
-    const { login: runLogin, saveLocked } = await import("../oauth/login.ts");
-    const { openStore, defaultFileStore } = await import("../oauth/store.ts");
-    const server = await resolveServer(profile, { need: "authorize", signal: AbortSignal.timeout(30_000) });
-    const interactive = Boolean(process.stderr.isTTY);
-    const { spinner } = await import("@clack/prompts");
-    const spin = interactive ? spinner({ output: process.stderr }) : undefined;
-    const record = await runLogin({
-      server,
-      scopes: profile.scopes,
-      timeoutMs,
-      openUrl: async (url) => {
-        log().info(`Open this URL to log in:\n\n  ${url}\n`);
-        if (args.browser) openBrowser(url);
-        spin?.start("Waiting for the login to finish in the browser");
-      },
-    }).finally(() => spin?.stop());
-    const { store, fallback } = await openStore({ spec: profile.storeSpec, profile: profile.name, preferKeychain: true });
-    warnFallback(fallback, store.description);
-    await saveLocked(store, record, 10_000);
-    // A keychain login supersedes a record an earlier fallback left in the file store.
-    if (store.kind === "keychain") {
-      const { removeLocked } = await import("../oauth/login.ts");
-      await removeLocked(defaultFileStore(profile.name), 10_000);
-    }
-    const expiresAt = new Date(record.expiresAt).toISOString();
-    if (args.json) printJson({ profile: profile.name, store: store.description, expiresAt, scopes: record.scopes, refreshable: Boolean(record.refreshToken) });
-    else log().success(`Logged in (profile ${profile.name}); credential in ${store.description}, access token valid until ${expiresAt}`);
-  },
-});
-
-/** Start the platform's URL opener, if it has one; never fail the login over it. */
-function openBrowser(url: string): void {
-  const opener = process.platform === "darwin" ? "open" : process.platform === "win32" ? undefined : "xdg-open";
-  const path = opener ? Bun.which(opener) : undefined;
-  if (!path) return;
-  try {
-    // The URL goes in argv: it holds no secret (the PKCE verifier stays here, state is public).
-    const child = Bun.spawn([path, url], { stdio: ["ignore", "ignore", "ignore"] });
-    child.unref();
-  } catch {
-    // No browser after all: the URL is already printed above.
-  }
 }
 
 /** `oauth token` and `exec --oauth`: the token, with the fallback and expiry warnings on stderr. */
@@ -245,5 +185,6 @@ export default defineCommand({
     env: OAUTH_ENV,
     examples: ["tokenctl oauth login --profile work", "tokenctl oauth token --profile work"],
   }),
-  subCommands: { login, token, status, logout },
+  // login lives in its own file: it is big (browser, device flow, profile writing) and token must not load it.
+  subCommands: { login: () => import("./oauth-login.ts").then((m) => m.default), token, status, logout },
 });

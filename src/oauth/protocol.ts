@@ -158,8 +158,8 @@ export interface AuthorizationRequest {
   redirectUri: string;
 }
 
-/** Build an authorization URL with PKCE S256 and a random state. */
-export async function authorizationRequest(server: Server, redirectUri: string, scopes: string[]): Promise<AuthorizationRequest> {
+/** Build an authorization URL with PKCE S256 and a random state; `extra` adds parameters (prompt …). */
+export async function authorizationRequest(server: Server, redirectUri: string, scopes: string[], extra: Record<string, string> = {}): Promise<AuthorizationRequest> {
   const codeVerifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const url = new URL(server.as.authorization_endpoint!);
@@ -170,6 +170,8 @@ export async function authorizationRequest(server: Server, redirectUri: string, 
   url.searchParams.set("code_challenge_method", "S256");
   url.searchParams.set("state", state);
   if (scopes.length) url.searchParams.set("scope", scopes.join(" "));
+  // Ours win: a profile's parameters must not replace the PKCE challenge, state or redirect.
+  for (const [k, v] of Object.entries(extra)) if (!url.searchParams.has(k)) url.searchParams.set(k, v);
   return { url, state, codeVerifier, redirectUri };
 }
 

@@ -69,7 +69,7 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
     const other = `"other": {"keep": "me", "n": 1.50, "s": "a\\"}b"}`;
     writeFileSync(file, `{\n  ${other},\n  "z": [1, 2]\n}\n`, { mode: 0o600 });
     const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") };
-    const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid", "--store", `file:${file}#agent`];
+    const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid offline_access", "--store", `file:${file}#agent`];
     const login = async () => expect((await loginWithBinary(oidc, args, env)).code).toBe(0);
     await login();
     const agent = () => JSON.parse(readFileSync(file, "utf8")).agent;

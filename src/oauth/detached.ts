@@ -29,7 +29,15 @@ export interface HelperRequest {
 }
 
 /** The helper's one line on stdout. */
-export type HelperAnswer = { ok: true; source: TokenSource } | { ok: false; error: { exitCode: number; message: string; hint?: string } };
+export type HelperAnswer = { ok: true; source: TokenSource } | { ok: false; error: HelperError };
+
+/** A failure as the helper reports it; `cause` is what --verbose shows under "Caused by". */
+export interface HelperError {
+  exitCode: number;
+  message: string;
+  hint?: string;
+  cause?: { name: string; message: string };
+}
 
 /**
  * The command that runs this program again: in a `bun build --compile` binary process.execPath
@@ -43,8 +51,9 @@ export function selfCommand(execPath = process.execPath, argv = process.argv): s
 }
 
 /** Rebuild a helper's error as our own class, so the caller exits with the helper's code and hint. */
-export function errorFromAnswer(e: { exitCode: number; message: string; hint?: string }): TokenctlError {
-  const options = e.hint ? { hint: e.hint } : {};
+export function errorFromAnswer(e: HelperError): TokenctlError {
+  const cause = e.cause ? Object.assign(new Error(e.cause.message), { name: e.cause.name }) : undefined;
+  const options = { ...(e.hint ? { hint: e.hint } : {}), ...(cause ? { cause } : {}) };
   switch (e.exitCode) {
     case 2:
       return new UsageError(e.message, options);
@@ -119,7 +128,11 @@ async function runHelper(o: DetachedOptions, store: CredentialStore, held: FileL
   try {
     const a = JSON.parse(line) as HelperAnswer;
     if (a.ok === true && typeof a.source === "string") return a;
-    if (a.ok === false && typeof a.error?.message === "string" && typeof a.error.exitCode === "number") return a;
+    if (a.ok === false && typeof a.error?.message === "string" && typeof a.error.exitCode === "number") {
+      const c = a.error.cause;
+      if (c !== undefined && (typeof c?.name !== "string" || typeof c.message !== "string")) delete a.error.cause;
+      return a;
+    }
   } catch {
     // not an answer: treated as none
   }

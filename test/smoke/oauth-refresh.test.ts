@@ -141,3 +141,67 @@ describe("short tokens", () => {
     }
   }, 40_000);
 });
+
+describe("a server that echoes the request in its error text", () => {
+  let oidc: OidcServer;
+  beforeAll(async () => {
+    oidc = await startOidc({ echoErrors: true });
+  });
+  afterAll(() => oidc.close());
+
+  test("the echoed refresh token appears in no output, --verbose, daemon log, status or doctor", async () => {
+    const w = workspace(oidc);
+    mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
+    writeFileSync(
+      join(w.dir, "config", "tokenctl", "config.json"),
+      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${w.file}#work` } } } }),
+    );
+    expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+    // Spend the stored refresh token elsewhere: our next refresh sends a dead one and is refused, with an echo.
+    const rt: string = w.json().work.refreshToken;
+    const spent = await fetch(`${oidc.issuer}/token`, { method: "POST", body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: rt, client_id: CLIENT_ID }) });
+    expect(spent.status).toBe(200);
+    const doc = w.json();
+    doc.work.expiresAt = Date.now() - 1000;
+    writeFileSync(w.file, JSON.stringify(doc, null, 2));
+    const forms = [rt, encodeURIComponent(rt), new URLSearchParams({ r: rt }).toString().slice(2)];
+    const clean = (where: string, text: string) => {
+      for (const f of forms) expect({ where, leaked: text.includes(f) }).toEqual({ where, leaked: false });
+    };
+
+    const echoed = oidc.counts.invalidGrant;
+    for (const extra of [[], ["--verbose"], ["--json"]]) {
+      const r = await runBin(["oauth", "token", "--profile", "work", ...extra], { env: w.env });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain("invalid_grant");
+      if (extra[0] === "--verbose") expect(r.stderr).toContain("[redacted]"); // the echo arrived, and was cut
+      clean(`oauth token ${extra.join(" ")} stdout`, r.stdout);
+      clean(`oauth token ${extra.join(" ")} stderr`, r.stderr);
+    }
+    expect(oidc.counts.invalidGrant).toBeGreaterThan(echoed);
+
+    const daemon = await spawnDaemon([], w.env);
+    try {
+      const deadline = Date.now() + 10_000;
+      let status = "";
+      while (Date.now() < deadline) {
+        status = (await runBin(["call", "status"], { env: w.env })).stdout;
+        if (status.includes("lastError")) break;
+        await Bun.sleep(100);
+      }
+      expect(status).toContain("invalid_grant");
+      clean("daemon status", status);
+      const token = await runBin(["oauth", "token", "--profile", "work", "--verbose"], { env: w.env });
+      expect(token.code).toBe(4);
+      clean("oauth token via the daemon", token.stdout + token.stderr);
+      const doctor = await runBin(["doctor"], { env: w.env });
+      clean("doctor", doctor.stdout + doctor.stderr);
+      const logout = await runBin(["oauth", "logout", "--profile", "work", "--verbose"], { env: w.env });
+      clean("oauth logout", logout.stdout + logout.stderr);
+    } finally {
+      daemon.proc.kill("SIGTERM");
+      await daemon.proc.exited;
+    }
+    clean("daemon log", await new Response(daemon.proc.stderr).text());
+  }, 40_000);
+});

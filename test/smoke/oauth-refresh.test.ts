@@ -205,3 +205,47 @@ describe("a server that echoes the request in its error text", () => {
     clean("daemon log", await new Response(daemon.proc.stderr).text());
   }, 40_000);
 });
+
+describe("logout and a replaced credential with a daemon running", () => {
+  let oidc: OidcServer;
+  beforeAll(async () => {
+    oidc = await startOidc();
+  });
+  afterAll(() => oidc.close());
+
+  test("logout makes the daemon forget the profile; a record replaced behind its back is served at once", async () => {
+    const w = workspace(oidc);
+    mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
+    writeFileSync(
+      join(w.dir, "config", "tokenctl", "config.json"),
+      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${w.file}#work` } } } }),
+    );
+    expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+    const { proc } = await spawnDaemon([], w.env);
+    try {
+      const first = JSON.parse((await runBin(["oauth", "token", "--json", "--profile", "work"], { env: w.env })).stdout);
+      expect(first).toMatchObject({ source: "daemon", accessToken: w.json().work.accessToken });
+      const status = JSON.parse((await runBin(["call", "status"], { env: w.env })).stdout);
+      expect(status.oauth.profiles.work.store).toBe(`file ${w.file}#work`);
+
+      // Another login (or tool) replaces the record: the daemon serves the new one on the next request.
+      const doc = w.json();
+      doc.work = { ...doc.work, accessToken: "replaced-access-token", expiresAt: Date.now() + 3_600_000 };
+      writeFileSync(w.file, JSON.stringify(doc, null, 2));
+      const second = JSON.parse((await runBin(["oauth", "token", "--json", "--profile", "work"], { env: w.env })).stdout);
+      expect(second).toMatchObject({ source: "daemon", accessToken: "replaced-access-token" });
+
+      const out = await runBin(["oauth", "logout", "--json", "--profile", "work"], { env: w.env });
+      expect(out.code).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ profile: "work", deleted: true, daemonForgot: true });
+      const after = JSON.parse((await runBin(["call", "status"], { env: w.env })).stdout);
+      expect(after.oauth.profiles.work).toBeUndefined();
+      const gone = await runBin(["oauth", "token", "--profile", "work"], { env: w.env });
+      expect(gone.code).toBe(3);
+      expect(gone.stdout).toBe("");
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  }, 30_000);
+});

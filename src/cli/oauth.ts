@@ -50,6 +50,11 @@ export function warnFallback(fallback: { reason: string } | undefined, path: str
   if (fallback) log().warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
 }
 
+/** Flags that redefine the profile make it one the daemon (which knows config.json names) does not know. */
+function redefines(args: ProfileArgValues): boolean {
+  return Boolean(args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store);
+}
+
 /** `oauth token` and `exec --oauth`: the token, with the fallback and expiry warnings on stderr. */
 export async function obtainToken(
   args: ProfileArgValues & { socket?: string; "token-file"?: string },
@@ -57,10 +62,17 @@ export async function obtainToken(
   minValidMs: number | undefined,
   timeoutMs: number,
 ): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
-  // Flags that redefine the profile make it one the daemon does not know.
-  const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
+  const redefined = redefines(args);
   const { obtainToken: obtain } = await import("../oauth/token.ts");
-  const got = await obtain({ profile, minValidMs, timeoutMs, daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] } });
+  const { selfCommand } = await import("../oauth/detached.ts");
+  const got = await obtain({
+    profile,
+    minValidMs,
+    timeoutMs,
+    daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] },
+    // No daemon: the refresh runs in a detached helper, so killing this process never loses the grant.
+    detached: { command: selfCommand() },
+  });
   if (got.store) warnFallback(got.fallback, got.store.description);
   if (got.warning) log().warn(got.warning);
   return { accessToken: got.accessToken, expiresAt: got.expiresAt, scopes: got.scopes, source: got.source };
@@ -141,32 +153,16 @@ const logout = defineCommand({
     env: OAUTH_ENV,
     examples: ["tokenctl oauth logout --profile work"],
   }),
-  args: { ...oauthArgs, ...commonArgs },
+  args: { ...oauthArgs, ...daemonClientArgs, ...commonArgs },
   async run({ args }) {
     const profile = profileFrom(args);
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
-    const { chooseStore } = await import("../oauth/store.ts");
-    const { removeLocked } = await import("../oauth/lock.ts");
-    const { NotFoundError } = await import("../errors.ts");
-    const { store } = await chooseStore({ spec: profile.storeSpec, profile: profile.name });
-    const record = await store.read();
-    if (!record) throw new NotFoundError(`No OAuth credential for profile "${profile.name}" in ${store.description}; nothing to log out`);
-    let revoked = false;
-    let revokeError: string | undefined;
-    try {
-      const { resolveServer, revoke } = await import("../oauth/protocol.ts");
-      const server = await resolveServer(profile, { need: "revoke", signal: AbortSignal.timeout(timeoutMs) });
-      // Revoking the refresh token ends the grant (RFC 7009 §2.1); the access token goes with it.
-      revoked = record.refreshToken
-        ? await revoke(server, record.refreshToken, "refresh_token", AbortSignal.timeout(timeoutMs))
-        : await revoke(server, record.accessToken, "access_token", AbortSignal.timeout(timeoutMs));
-    } catch (e) {
-      revokeError = e instanceof Error ? e.message : String(e);
-    }
-    await removeLocked(store, timeoutMs);
-    if (revokeError) log().warn(`Could not revoke at the server (${revokeError}); the token stays valid there until it expires`);
-    if (args.json) printJson({ profile: profile.name, store: store.description, revoked, deleted: true });
-    else log().success(`Logged out (profile ${profile.name}): ${revoked ? "revoked at the server and " : ""}deleted from ${store.description}`);
+    const { logout: runLogout } = await import("../oauth/logout.ts");
+    // The daemon knows profiles by their config.json name only: flags that redefine one are not its.
+    const r = await runLogout({ profile, timeoutMs, daemon: redefines(args) ? false : { socket: args.socket, tokenFile: args["token-file"] } });
+    if (r.revokeError) log().warn(`Could not revoke at the server (${r.revokeError}); the token stays valid there until it expires`);
+    if (args.json) printJson({ profile: profile.name, store: r.store, revoked: r.revoked, deleted: true, daemonForgot: r.daemonForgot });
+    else log().success(`Logged out (profile ${profile.name}): ${r.revoked ? "revoked at the server and " : ""}deleted from ${r.store}${r.daemonForgot ? "; the daemon forgot it" : ""}`);
   },
 });
 

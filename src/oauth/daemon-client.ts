@@ -40,3 +40,21 @@ export async function tokenFromDaemon(o: {
     client?.close();
   }
 }
+
+/** Tell a running daemon to forget `profile` (after a logout); false when none answered. */
+export async function forgetInDaemon(o: { profile: string; socket?: string; tokenFile?: string }): Promise<boolean> {
+  const paths = resolveDaemonPaths({ socket: o.socket, tokenFile: o.tokenFile });
+  if (!existsSync(paths.socketPath)) return false;
+  const { connectDaemon } = await import("../daemon/client.ts");
+  let client: Awaited<ReturnType<typeof connectDaemon>> | undefined;
+  try {
+    client = await connectDaemon({ socketPath: paths.socketPath, tokenFile: paths.tokenFile, timeoutMs: 2000 });
+    const r = await client.call("oauth.forget", { profile: o.profile }, { timeoutMs: 5000 });
+    return r.profile === o.profile;
+  } catch {
+    // No daemon, or one without the OAuth extension: it re-reads the store on its next request anyway.
+    return false;
+  } finally {
+    client?.close();
+  }
+}

@@ -140,7 +140,8 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
   };
 
   const arm = (h: Held, inMs: number) => {
-    if (stopped) return;
+    // A profile forgotten while its refresh was in flight gets no timer.
+    if (stopped || held.get(h.profile.name) !== h) return;
     if (h.timer !== undefined) timers.clearTimeout(h.timer);
     h.timer = timers.setTimeout(() => void renew(h, undefined).catch(() => {}), Math.min(Math.max(inMs, 1000), MAX_TIMER_MS));
   };
@@ -158,6 +159,17 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
           throw new Error(`oauth.token: expected "minValidMs" to be a non-negative number of milliseconds`);
         const record = await renew(hold(name), minValid);
         return { profile: name, accessToken: record.accessToken, expiresAt: record.expiresAt };
+      },
+      /** After a logout: drop the profile's record and timer; the next request re-reads the store. */
+      "oauth.forget"(message: Message, conn) {
+        if (!conn.admin) throw new Error("oauth.forget needs a connection authenticated with the daemon token");
+        const name = message.profile ?? "default";
+        if (typeof name !== "string") throw new Error(`oauth.forget: expected "profile" to be a string, found ${typeof name}`);
+        const h = held.get(name);
+        if (h?.timer !== undefined) timers.clearTimeout(h.timer);
+        held.delete(name);
+        api?.log.info(`oauth: profile ${name}: forgotten (logged out)`);
+        return { profile: name, forgotten: Boolean(h) };
       },
     },
     status() {

@@ -23,6 +23,12 @@ export { DEFAULT_EXPIRES_IN_S } from "./record.ts";
 /** Refresh with one refresh token; throws OAuthServerError or TransientError. */
 export type RefreshFn = (refreshToken: string, signal: AbortSignal) => Promise<TokenGrant>;
 
+/**
+ * Who sends the refresh and writes its answer once the lock is held and a refresh is due. Default:
+ * this process. The CLI hands it to a detached helper (detached.ts) so a killed caller loses nothing.
+ */
+export type LockedRefresh = (ctx: { store: CredentialStore; held: FileLock; current: OAuthRecord }) => Promise<ValidToken>;
+
 export interface GetValidTokenOptions {
   store: CredentialStore;
   /** Defaults to the store's lock path. */
@@ -40,6 +46,7 @@ export interface GetValidTokenOptions {
   now?: () => number;
   lock?: (path: string, timeoutMs: number) => Promise<FileLock>;
   sleep?: (ms: number) => Promise<void>;
+  refreshLocked?: LockedRefresh;
 }
 
 export type TokenSource =
@@ -77,6 +84,7 @@ export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken
     if (!current) throw noCredential(o);
     if (fresh(current)) return { record: current, source: "refreshed-elsewhere" };
     if (!current.refreshToken) return cannotRefresh(current, o, now());
+    if (o.refreshLocked) return await o.refreshLocked({ store: o.store, held, current });
     return await refreshLocked(o, current, deadline, now);
   } finally {
     held.release();

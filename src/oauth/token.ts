@@ -6,7 +6,8 @@
  */
 import type { Env } from "../fs/paths.ts";
 import type { Profile } from "./config.ts";
-import { getValidToken, type RefreshFn, type TokenSource, type ValidToken } from "./refresh.ts";
+import type { FileLock } from "../fs/lock.ts";
+import { getValidToken, type LockedRefresh, type RefreshFn, type TokenSource, type ValidToken } from "./refresh.ts";
 import { chooseStore, type CredentialStore, type SecretsApi } from "./store.ts";
 import type { Fetch } from "./protocol.ts";
 
@@ -21,6 +22,8 @@ export interface TokenForOptions {
   fetch?: Fetch;
   secrets?: SecretsApi;
   now?: () => number;
+  lock?: (path: string, timeoutMs: number) => Promise<FileLock>;
+  refreshLocked?: LockedRefresh;
 }
 
 export interface ProfileToken extends ValidToken {
@@ -49,6 +52,8 @@ export async function tokenFor(o: TokenForOptions): Promise<ProfileToken> {
     profile: o.profile.name,
     refresh: profileRefresher(o.profile, o.fetch),
     now: o.now,
+    lock: o.lock,
+    refreshLocked: o.refreshLocked,
   });
   return { ...result, store, ...(fallback ? { fallback } : {}) };
 }
@@ -59,6 +64,11 @@ export interface ObtainOptions extends TokenForOptions {
    * redefine the profile: the daemon knows profiles only by their config.json name.
    */
   daemon: { socket?: string; tokenFile?: string } | false;
+  /**
+   * Run the refresh in a detached helper started with this command (see detached.ts), so a killed
+   * caller never loses a rotated grant. Undefined: refresh in this process (the daemon, libraries).
+   */
+  detached?: { command: string[] };
 }
 
 export interface ObtainedToken {
@@ -79,7 +89,18 @@ export async function obtainToken(o: ObtainOptions): Promise<ObtainedToken> {
     const viaDaemon = await tokenFromDaemon({ profile: o.profile.name, minValidMs: o.minValidMs, timeoutMs: o.timeoutMs, socket: o.daemon.socket, tokenFile: o.daemon.tokenFile });
     if (viaDaemon) return { ...viaDaemon, scopes: o.profile.scopes, source: "daemon" };
   }
-  const got = await tokenFor(o);
+  const detached = o.detached;
+  const got = await tokenFor({
+    ...o,
+    ...(detached
+      ? {
+          refreshLocked: async (ctx) => {
+            const { detachedRefresh } = await import("./detached.ts");
+            return detachedRefresh({ command: detached.command, profile: o.profile, minValidMs: o.minValidMs, marginMs: o.marginMs, timeoutMs: o.timeoutMs })(ctx);
+          },
+        }
+      : {}),
+  });
   return {
     accessToken: got.record.accessToken,
     expiresAt: got.record.expiresAt,

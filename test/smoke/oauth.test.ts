@@ -132,7 +132,7 @@ describe("oauth token", () => {
     expect([...tokens][0]).toBe(`${w.json().agent.accessToken}\n`);
     expect(oidc.counts.refresh - start.refresh).toBe(1);
     expect(oidc.counts.refreshFailed - start.refreshFailed).toBe(0);
-  });
+  }, 20_000);
 
   test("server down: exit 5 after retrying within --timeout, store byte for byte untouched", async () => {
     const w = await loggedIn();
@@ -174,30 +174,38 @@ describe("oauth token", () => {
     expect(w.text()).toBe(before);
   });
 
-  test("SIGKILL in the middle of a refresh leaves a valid file and no held lock", async () => {
+  test("SIGKILL in the middle of a refresh: the detached helper finishes it, then frees the lock", async () => {
     const w = await loggedIn();
     expire(w);
-    const before = w.text();
-    oidc.tokenDelayMs = 3000;
+    const before = w.json();
+    oidc.tokenDelayMs = 1500;
     try {
       const arrived = oidc.counts.arrived;
       const proc = Bun.spawn([BIN, "oauth", "token", ...w.args], { env: childEnv(w.env), stdout: "pipe", stderr: "pipe" });
       const deadline = Date.now() + 10_000;
       while (oidc.counts.arrived === arrived && Date.now() < deadline) await Bun.sleep(10);
       expect(oidc.counts.arrived).toBe(arrived + 1); // the refresh request is in flight, the lock held
-      expect(tryLock(`${w.file}.lock`)).toBeUndefined();
       proc.kill("SIGKILL");
       expect(await proc.exited).not.toBe(0);
+      expect(tryLock(`${w.file}.lock`)).toBeUndefined(); // the helper still holds it
+      let lock = tryLock(`${w.file}.lock`);
+      while (!lock && Date.now() < deadline) {
+        await Bun.sleep(20);
+        lock = tryLock(`${w.file}.lock`);
+      }
+      expect(lock).toBeDefined();
+      lock!.release();
     } finally {
       oidc.tokenDelayMs = 0;
     }
-    expect(w.text()).toBe(before);
-    const lock = tryLock(`${w.file}.lock`);
-    expect(lock).toBeDefined();
-    lock!.release();
+    const after = w.json();
+    expect(after.other).toEqual(before.other);
+    expect(after.agent.refreshToken).not.toBe(before.agent.refreshToken); // the rotation reached the disk
+    const refreshes = oidc.counts.refresh;
     const r = await runBin(["oauth", "token", ...w.args], { env: w.env });
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${w.json().agent.accessToken}\n`);
+    expect(r.stdout).toBe(`${after.agent.accessToken}\n`);
+    expect(oidc.counts.refresh).toBe(refreshes);
   });
 
   test("no credential: exit 3 with the login hint; garbage store: exit 2", async () => {

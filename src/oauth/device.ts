@@ -9,7 +9,7 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import { AuthRefusedError, UnavailableError, UsageError } from "../errors.ts";
 import { checkUrl, type Profile } from "./config.ts";
 import { OAuthServerError, TransientError } from "./errors.ts";
-import { scrubServerText } from "./login.ts";
+import { redactServerText, safeErrorCode } from "./redact.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
 import { AuthorizationDeniedError, type Server } from "./protocol.ts";
 
@@ -48,11 +48,14 @@ export function deviceEndpoint(profile: Pick<Profile, "name" | "deviceAuthorizat
   return url;
 }
 
-/** The error body of a failed device request, with its text made safe to show. */
+/**
+ * The error body of a failed device request, its text through redact.ts; the raw error (which
+ * holds the whole body) is not kept as the cause.
+ */
 function serverError(e: oauth.ResponseBodyError, what: string, secrets: (string | undefined)[]): OAuthServerError {
-  const code = scrubServerText(e.error, secrets, 64);
-  const desc = e.error_description ? ` (${scrubServerText(e.error_description, secrets)})` : "";
-  return new OAuthServerError(e.error, e.status, `${what} was refused: ${code}${desc}`, { cause: e });
+  const code = safeErrorCode(e.error);
+  const desc = typeof e.error_description === "string" && e.error_description ? ` (${redactServerText(e.error_description, secrets)})` : "";
+  return new OAuthServerError(code, e.status, `${what} was refused: ${code}${desc}`);
 }
 
 /** Run the device login; resolves with the record to store. */
@@ -71,7 +74,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
     device = await oauth.processDeviceAuthorizationResponse(as, o.server.client, response);
   } catch (e) {
     if (e instanceof oauth.ResponseBodyError) {
-      if (e.status >= 500) throw new UnavailableError(`The device authorization endpoint answered HTTP ${e.status}`, { cause: e });
+      if (e.status >= 500) throw new UnavailableError(`The device authorization endpoint answered HTTP ${e.status}`);
       throw serverError(e, "The device authorization request", []);
     }
     throw unavailable(e, "The device authorization request");
@@ -135,7 +138,6 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
           continue;
         case "access_denied":
           throw new AuthorizationDeniedError("The login was denied at the authorization server (access_denied)", {
-            cause: e,
             hint: "Run tokenctl oauth login --device again and approve the request",
           });
         case "expired_token":
@@ -154,7 +156,7 @@ function isTransient(e: unknown): boolean {
 function unavailable(e: unknown, what: string): Error {
   if (e instanceof UsageError || e instanceof AuthRefusedError) return e;
   if (e instanceof oauth.OperationProcessingError)
-    return new AuthRefusedError(`${what}: unexpected response (${scrubServerText(e.message, [])})`, { cause: e });
-  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : scrubServerText(e.message, [])) : "failed";
+    return new AuthRefusedError(`${what}: unexpected response (${redactServerText(e.message, [])})`);
+  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : redactServerText(e.message, [])) : "failed";
   return new UnavailableError(`${what} failed: ${reason}`, { cause: new TransientError(reason, { cause: e }) });
 }

@@ -83,12 +83,15 @@ test("answerDelayAfterRotationMs delays the answer after the rotation is committ
   }
 });
 
-test("echoErrors puts the request body into error_description", async () => {
-  const server = await resolveServer(profile("openid"), { need: "token" });
+test("echoErrors puts the request body into error_description (the raw answer, before any client)", async () => {
   oidc.echoErrors = true;
   try {
-    const err = await refresher(server)("ECHO-ME-refresh-token", AbortSignal.timeout(5000)).catch((e: unknown) => e);
-    expect(String((err as Error).message)).toContain("ECHO-ME-refresh-token");
+    const res = await fetch(`${oidc.issuer}/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "ECHO-ME-refresh-token", client_id: CLIENT_ID }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error_description: string }).error_description).toContain("refresh_token=ECHO-ME-refresh-token");
   } finally {
     oidc.echoErrors = false;
   }

@@ -61,7 +61,7 @@ export interface LoginOptions {
   /** Show the URL to the user (print it, open a browser); tests drive the login from here. */
   openUrl: (url: string) => void | Promise<void>;
   /** Told (without any of the request's content) when a request with a wrong state was turned away. */
-  onStray?: (what: "no state" | "wrong state" | "other path") => void;
+  onStray?: (what: "no state" | "wrong state") => void;
   /** How long to wait for the redirect. */
   timeoutMs: number;
   now?: () => number;
@@ -94,10 +94,9 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (url.pathname !== "/callback" || req.method !== "GET" || !request) {
-      o.onStray?.("other path");
+    // Not worth a warning: browsers ask for /favicon.ico after showing our page.
+    if (url.pathname !== "/callback" || req.method !== "GET" || !request)
       return sendPage(res, 404, "Not found", "This is tokenctl's login listener.");
-    }
     if (handled) return sendPage(res, 400, "Login already finished", "This login has already received its answer. You can close this window.");
     const state = url.searchParams.get("state");
     if (!stateMatches(state, request.state)) {

@@ -96,6 +96,35 @@ describe("device login", () => {
   });
 });
 
+test("GitHub's way: polling errors with HTTP 200 (pending, slow_down, then denial) are errors all the same", async () => {
+  const gh = await startOidc({ deviceErrorsAs200: true, slowDownPolls: 1 });
+  try {
+    const server = await resolveServer(profileOf(gh), { need: "token" });
+    let clock = Date.now();
+    const waits: number[] = [];
+    let uri = "";
+    const err = await deviceLogin({
+      server,
+      scopes: [],
+      timeoutMs: 120_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+        if (waits.length === 3) await playDevice(gh, uri, { deny: true });
+      },
+      show: (p) => {
+        uri = p.verificationUri;
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: ExitCode.authRefused });
+    expect((err as Error).message).toContain("denied");
+    expect(waits).toEqual([5000, 10_000, 10_000]); // slow_down, then pending at the new interval
+  } finally {
+    await gh.close();
+  }
+});
+
 test("an expired device code: exit 4 saying it expired, with the fix", async () => {
   const oidc = await startOidc({ deviceCodeTtl: 2, deviceInterval: 1 });
   try {

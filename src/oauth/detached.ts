@@ -68,6 +68,11 @@ export function errorFromAnswer(e: HelperError): TokenctlError {
   }
 }
 
+/** spawn(2) of the helper failed; nothing was sent to the server. */
+export class HelperStartError extends UnavailableError {
+  override name = "HelperStartError";
+}
+
 export interface DetachedOptions {
   /** This program (selfCommand()); the helper runs as `<command> oauth refresh-helper`. */
   command: string[];
@@ -81,8 +86,15 @@ export interface DetachedOptions {
 
 /** A LockedRefresh that hands the request and write to a detached helper holding the lock. */
 export function detachedRefresh(o: DetachedOptions): LockedRefresh {
-  return async ({ store, held }) => {
-    const answer = await runHelper(o, store, held);
+  return async ({ store, held, here }) => {
+    let answer: HelperAnswer | undefined;
+    try {
+      answer = await runHelper(o, store, held);
+    } catch (e) {
+      // No helper could be started (a runtime that cannot run this program again): refresh here.
+      if (e instanceof HelperStartError) return await here();
+      throw e;
+    }
     // The store is the truth: a helper that wrote and then died unheard still refreshed it.
     const record = await store.read();
     if (answer?.ok && record) return { record, source: answer.source };
@@ -102,10 +114,12 @@ async function runHelper(o: DetachedOptions, store: CredentialStore, held: FileL
     timeoutMs: o.timeoutMs,
   };
   const [file, ...args] = o.command;
-  const child = spawn(file!, [...args, "oauth", "refresh-helper"], {
-    detached: true,
-    stdio: ["pipe", "pipe", "ignore", held.fd],
-  });
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(file!, [...args, "oauth", "refresh-helper"], { detached: true, stdio: ["pipe", "pipe", "ignore", held.fd] });
+  } catch (e) {
+    throw new HelperStartError(`Could not start the refresh helper (${(e as Error).message})`, { cause: e });
+  }
   let out = "";
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (d: string) => (out += d));
@@ -119,7 +133,7 @@ async function runHelper(o: DetachedOptions, store: CredentialStore, held: FileL
       child.once("close", () => resolve());
     });
   } catch (e) {
-    throw new UnavailableError(`Could not start the refresh helper (${(e as Error).message})`, { cause: e });
+    throw new HelperStartError(`Could not start the refresh helper (${(e as Error).message})`, { cause: e });
   } finally {
     clearTimeout(kill);
   }

@@ -27,7 +27,13 @@ export type RefreshFn = (refreshToken: string, signal: AbortSignal) => Promise<T
  * Who sends the refresh and writes its answer once the lock is held and a refresh is due. Default:
  * this process. The CLI hands it to a detached helper (detached.ts) so a killed caller loses nothing.
  */
-export type LockedRefresh = (ctx: { store: CredentialStore; held: FileLock; current: OAuthRecord }) => Promise<ValidToken>;
+export type LockedRefresh = (ctx: {
+  store: CredentialStore;
+  held: FileLock;
+  current: OAuthRecord;
+  /** The refresh in this process, for when the other process cannot be started. */
+  here: () => Promise<ValidToken>;
+}) => Promise<ValidToken>;
 
 export interface GetValidTokenOptions {
   store: CredentialStore;
@@ -84,7 +90,7 @@ export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken
     if (!current) throw noCredential(o);
     if (fresh(current)) return { record: current, source: "refreshed-elsewhere" };
     if (!current.refreshToken) return cannotRefresh(current, o, now());
-    if (o.refreshLocked) return await o.refreshLocked({ store: o.store, held, current });
+    if (o.refreshLocked) return await o.refreshLocked({ store: o.store, held, current, here: () => refreshLocked(o, current, deadline, now) });
     return await refreshLocked(o, current, deadline, now);
   } finally {
     held.release();

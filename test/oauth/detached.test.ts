@@ -58,3 +58,21 @@ describe("oauth refresh-helper", () => {
     expect(JSON.parse(out)).toEqual({ ok: false, error: { exitCode: 2, message: `refresh-helper: fd 3 is not the lock ${join(dir, "lock")}` } });
   });
 });
+
+describe("detachedRefresh", () => {
+  test("a helper that cannot be started: the refresh runs in this process instead", async () => {
+    const { detachedRefresh } = await import("../../src/oauth/detached.ts");
+    const profile = resolveProfile({ profile: "p", issuer: "https://as.example", clientId: "c" }, {});
+    const record = { accessToken: "a", expiresAt: 1, scopes: [] };
+    const store = { kind: "file" as const, description: "memory", lockPath: "/l", read: async () => record, write: async () => {}, remove: async () => true };
+    let here = 0;
+    const got = await detachedRefresh({ command: [join(tempDir(), "no-such-binary")], profile, timeoutMs: 1000 })({
+      store,
+      held: { path: "/l", fd: 0, release() {} },
+      current: record,
+      here: async () => (here++, { record, source: "refreshed" }),
+    });
+    expect(here).toBe(1);
+    expect(got.source).toBe("refreshed");
+  });
+});

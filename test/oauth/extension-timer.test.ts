@@ -6,41 +6,11 @@ import { describe, expect, test } from "bun:test";
 import type { DaemonApi } from "../../src/daemon/extension.ts";
 import type { FileLock } from "../../src/fs/lock.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
-import { oauthExtension, type Timers } from "../../src/oauth/extension.ts";
+import { oauthExtension } from "../../src/oauth/extension.ts";
 import type { OAuthRecord } from "../../src/oauth/record.ts";
 import { getValidToken } from "../../src/oauth/refresh.ts";
 import type { CredentialStore } from "../../src/oauth/store.ts";
-
-/** A fake clock whose timers run in order as time is advanced. */
-class FakeClock implements Timers {
-  t = 1_800_000_000_000;
-  private seq = 0;
-  private queue: { at: number; id: number; fn: () => void }[] = [];
-  now = () => this.t;
-  setTimeout(fn: () => void, ms: number) {
-    const id = ++this.seq;
-    this.queue.push({ at: this.t + ms, id, fn });
-    return id;
-  }
-  clearTimeout(id: unknown) {
-    this.queue = this.queue.filter((q) => q.id !== id);
-  }
-  /** Run every timer due within `ms`, letting each one's promises settle, then land at t+ms. */
-  async advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      this.queue.sort((a, b) => a.at - b.at || a.id - b.id);
-      const next = this.queue[0];
-      if (!next || next.at > end) break;
-      this.queue.shift();
-      this.t = Math.max(this.t, next.at);
-      next.fn();
-    }
-    this.t = end;
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { FakeClock } from "../support/fake-clock.ts";
 
 function harness(lifetimeS: number) {
   const clock = new FakeClock();

@@ -92,6 +92,10 @@ test("echoErrors puts the request body into error_description (the raw answer, b
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error_description: string }).error_description).toContain("refresh_token=ECHO-ME-refresh-token");
+    // Through our protocol layer the refresh token is cut out of it (src/oauth/redact.ts).
+    const server = await resolveServer(profile("openid"), { need: "token" });
+    const err = await refresher(server)("ECHO-ME-refresh-token", AbortSignal.timeout(5000)).catch((e: unknown) => e);
+    expect(String((err as Error).message)).toContain("invalid request: refresh_token=[redacted]");
   } finally {
     oidc.echoErrors = false;
   }

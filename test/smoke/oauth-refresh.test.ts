@@ -31,6 +31,16 @@ function workspace(oidc: OidcServer) {
   return { dir, file, env, args, text: () => readFileSync(file, "utf8"), json: () => JSON.parse(readFileSync(file, "utf8")) };
 }
 
+/** config.json names profile "work" (in the workspace's file), and it is logged in. */
+async function loginWork(oidc: OidcServer, w: ReturnType<typeof workspace>) {
+  mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
+  writeFileSync(
+    join(w.dir, "config", "tokenctl", "config.json"),
+    JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${w.file}#work` } } } }),
+  );
+  expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+}
+
 async function until(what: string, cond: () => boolean, withinMs: number): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (!cond()) {
@@ -120,12 +130,7 @@ describe("short tokens", () => {
 
   test("a daemon holding 20-second tokens for 25 s refreshes once per half-life (2 or 3 times), never in a loop", async () => {
     const w = workspace(oidc);
-    mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
-    writeFileSync(
-      join(w.dir, "config", "tokenctl", "config.json"),
-      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${w.file}#work` } } } }),
-    );
-    expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+    await loginWork(oidc, w);
     const start = oidc.counts.refresh;
     const { proc } = await spawnDaemon([], w.env);
     try {
@@ -151,12 +156,7 @@ describe("a server that echoes the request in its error text", () => {
 
   test("the echoed refresh token appears in no output, --verbose, daemon log, status or doctor", async () => {
     const w = workspace(oidc);
-    mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
-    writeFileSync(
-      join(w.dir, "config", "tokenctl", "config.json"),
-      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${w.file}#work` } } } }),
-    );
-    expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+    await loginWork(oidc, w);
     // Spend the stored refresh token elsewhere: our next refresh sends a dead one and is refused, with an echo.
     const rt: string = w.json().work.refreshToken;
     const spent = await fetch(`${oidc.issuer}/token`, { method: "POST", body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: rt, client_id: CLIENT_ID }) });
@@ -215,12 +215,7 @@ describe("logout and a replaced credential with a daemon running", () => {
 
   test("logout makes the daemon forget the profile; a record replaced behind its back is served at once", async () => {
     const w = workspace(oidc);
-    mkdirSync(join(w.dir, "config", "tokenctl"), { recursive: true });
-    writeFileSync(
-      join(w.dir, "config", "tokenctl", "config.json"),
-      JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${w.file}#work` } } } }),
-    );
-    expect((await loginWithBinary(oidc, ["--profile", "work"], w.env)).code).toBe(0);
+    await loginWork(oidc, w);
     const { proc } = await spawnDaemon([], w.env);
     try {
       const first = JSON.parse((await runBin(["oauth", "token", "--json", "--profile", "work"], { env: w.env })).stdout);

@@ -71,6 +71,8 @@ async function describe(cmd: AnyCommand, path: string[]) {
 export async function run(argv: string[]): Promise<number> {
   const flags = flagsOf(argv);
   try {
+    // The detached refresher a caller starts (src/oauth/detached.ts): not a user command.
+    if (argv.length === 2 && argv[0] === "oauth" && argv[1] === "refresh-helper") return await (await import("./cli/refresh-helper.ts")).runRefreshHelper();
     const direct = DIRECT[`${argv[0]} ${argv[1]}`];
     if (direct && !flags.includes("--help") && !flags.includes("-h")) {
       const { runDirect } = await import("./cli/direct.ts");

@@ -16,7 +16,7 @@ export default defineCommand({
   args: {
     oauth: { type: "string", valueHint: "profile", description: "OAuth profile whose access token to pass", required: true },
     env: { type: "string", valueHint: "NAME", description: "Env var for the token (default OAUTH_ACCESS_TOKEN)" },
-    "min-valid": { type: "string", valueHint: "duration", description: "Refresh first when the token expires within this (default 5m)" },
+    "min-valid": { type: "string", valueHint: "duration", description: "Refresh first when the token expires within this (default: 5m, or half the token's lifetime when shorter)" },
     ...profileArgs,
     ...daemonClientArgs,
     ...verboseArgs,
@@ -28,7 +28,7 @@ export default defineCommand({
     const name = args.env ?? "OAUTH_ACCESS_TOKEN";
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--env: expected an environment variable name, found "${name}"`);
     const profile = profileFrom({ ...args, profile: args.oauth });
-    const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
+    const minValidMs = args["min-valid"] === undefined ? undefined : parseDuration(args["min-valid"], "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
     const got = await obtainToken(args, profile, minValidMs, timeoutMs);
     const { startCommandChecked } = await import("../session/exec.ts");

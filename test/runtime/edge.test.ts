@@ -12,11 +12,8 @@ const root = resolve(import.meta.dir, "../..");
 
 const PENDING = new Set([
   "src/daemon/server.ts",
-  "src/oauth/login.ts",
-  "src/oauth/refresh.ts",
   "src/oauth/store.ts",
   "src/doctor/checks.ts",
-  "src/cli/oauth.ts",
 ]);
 
 /** Source with comments removed (block comments, and line comments not after a `:` as in URLs). */

@@ -3,7 +3,6 @@
  * and the target, passed to `bun build` as `--define` flags. Shared by build.ts and release.ts.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { versionLine } from "../src/version.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -32,6 +31,9 @@ export function hostTarget(): string {
   return `linux-${arch}${header?.glibcVersionRuntime ? "" : "-musl"}`;
 }
 
+/** The compile flags every build uses, dist/tokenctl and the release binaries (why each: build.ts). */
+export const COMPILE_FLAGS = ["--compile", "--minify", "--bytecode", "--format=esm", "--splitting", "--sourcemap=none"];
+
 /** The `--define` flags for `bun build`. */
 export function defineArgs(o: { commit: string; target: string }): string[] {
   return ["--define", `TOKENCTL_COMMIT=${JSON.stringify(o.commit)}`, "--define", `TOKENCTL_TARGET=${JSON.stringify(o.target)}`];
@@ -40,9 +42,4 @@ export function defineArgs(o: { commit: string; target: string }): string[] {
 /** The line `<binary> --version` must print for a build with these defines. */
 export function expectedVersionLine(o: { commit: string; target: string }): string {
   return versionLine({ version: pkg.version, ...o });
-}
-
-/** The version of the Bun in node_modules (the one package-lock.json pins), which builds the binaries. */
-export function bunVersion(root = process.cwd()): string {
-  return (JSON.parse(readFileSync(`${root}/node_modules/bun/package.json`, "utf8")) as { version: string }).version;
 }

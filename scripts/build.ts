@@ -5,11 +5,11 @@
  * binary that dies with "import.meta is only valid inside modules". We run the result once to check.
  */
 import { $ } from "bun";
-import { defineArgs, expectedVersionLine, gitCommit, hostTarget } from "./build-info.ts";
+import { COMPILE_FLAGS, defineArgs, expectedVersionLine, gitCommit, hostTarget } from "./build-info.ts";
 
 const out = "dist/tokenctl";
 const info = { commit: gitCommit(), target: hostTarget() };
-await $`${process.execPath} build src/main.ts ${defineArgs(info)} --compile --minify --bytecode --format=esm --splitting --sourcemap=none --outfile ${out}`;
+await $`${process.execPath} build src/main.ts ${defineArgs(info)} ${COMPILE_FLAGS} --outfile ${out}`;
 const version = (await $`./${out} --version`.text()).trim();
 if (version !== expectedVersionLine(info)) {
   console.error(`build check failed: ${out} --version printed "${version}", expected "${expectedVersionLine(info)}"`);

@@ -49,6 +49,7 @@ const bunVersion = pinnedBunVersion(root);
 const commit = gitCommit(root);
 const host = hostTarget();
 mkdirSync(out, { recursive: true });
+mkdirSync(join(root, "dist"), { recursive: true });
 const work = mkdtempSync(join(root, "dist", ".release-"));
 
 const sums: string[] = [];

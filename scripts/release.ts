@@ -31,9 +31,12 @@ if (flags.help) {
   process.exit(0);
 }
 const log = (line: string) => process.stderr.write(`${line}\n`);
+/** A binary that is not what its target promises: the release stops, exit 1. */
+class ReleaseCheckError extends Error {
+  override name = "ReleaseCheckError";
+}
 const fail = (line: string): never => {
-  log(`release: ${line}`);
-  process.exit(1);
+  throw new ReleaseCheckError(line);
 };
 
 let targets: Target[] = [];
@@ -49,11 +52,12 @@ const bunVersion = pinnedBunVersion(root);
 const commit = gitCommit(root);
 const host = hostTarget();
 mkdirSync(out, { recursive: true });
+// A failed run leaves no SHA256SUMS to vouch for binaries it did not finish checking.
+rmSync(join(out, "SHA256SUMS"), { force: true });
 mkdirSync(join(root, "dist"), { recursive: true });
 const work = mkdtempSync(join(root, "dist", ".release-"));
 
 const sums: string[] = [];
-const rows: string[] = [];
 try {
   for (const t of targets) {
     const started = performance.now();
@@ -93,11 +97,14 @@ try {
       const sh = (pipe: string) => Number(execFileSync("sh", ["-c", `tar -C "$1" -cf - "$2" | ${pipe} | wc -c`, "sh", out, `tokenctl-${t.name}`], { encoding: "utf8" }).trim());
       row += `  tar.gz ${mib(sh("gzip -9"))}  tar.xz ${mib(sh("xz -6 -T1"))}`;
     }
-    rows.push(row);
     log(`built ${row}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
+  writeFileSync(join(out, "SHA256SUMS"), `${sums.join("\n")}\n`);
+  log(`wrote ${join(out, "SHA256SUMS")} (${sums.length} binaries, commit ${commit}, bun ${bunVersion})`);
+} catch (e) {
+  // A refused runtime (release/runtime.ts) or a wrong binary: say which, no stack.
+  log(`release: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-writeFileSync(join(out, "SHA256SUMS"), `${sums.join("\n")}\n`);
-log(`wrote ${join(out, "SHA256SUMS")} (${sums.length} binaries, commit ${commit}, bun ${bunVersion})`);

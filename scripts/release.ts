@@ -68,6 +68,9 @@ try {
       const dir = mkdtempSync(join(work, `${t.name}-`));
       runtime = extractRuntime(tarball, t.runtimePackage, bunVersion, dir);
     }
+    // Oven signs its macOS runtimes; our page-hash check must agree before it judges our binary.
+    const runtimeSignature = t.format === "macho" ? machoSignatureProblem(readFileSync(runtime)) : undefined;
+    if (runtimeSignature) fail(`the ${t.runtimePackage} runtime's own signature does not hold: ${runtimeSignature}`);
     const file = join(out, `tokenctl-${t.name}`);
     const info = { commit, target: t.name };
     execFileSync(

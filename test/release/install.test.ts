@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
+import { pickTargets, TARGETS as RELEASE_TARGETS } from "../../scripts/release/targets.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const SCRIPT = join(import.meta.dir, "..", "..", "scripts", "install.sh");
-const TARGETS = ["linux-x64", "linux-arm64", "linux-x64-musl", "darwin-x64", "darwin-arm64"];
+const TARGETS = RELEASE_TARGETS.map((t) => t.name);
 
 /** A release dir: each "binary" is a script that names its target, and a SHA256SUMS for them. */
 function release(o: { tamper?: string; omit?: string } = {}): string {
@@ -194,5 +195,18 @@ describe("install.sh sources and usage", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("targets", () => {
+  it("install.sh accepts exactly the targets the release builds", () => {
+    const line = readFileSync(SCRIPT, "utf8").match(/^\s*(linux-x64 \|[^)]*)\) ;;$/m)?.[1];
+    expect(line?.split("|").map((s) => s.trim())).toEqual(TARGETS);
+  });
+
+  it("pickTargets: all by default, a comma list, an unknown name refused", () => {
+    expect(pickTargets(undefined).map((t) => t.name)).toEqual(TARGETS);
+    expect(pickTargets("darwin-arm64, linux-x64").map((t) => t.bunTarget)).toEqual(["bun-darwin-arm64", "bun-linux-x64"]);
+    expect(() => pickTargets("windows-x64")).toThrow(/unknown target "windows-x64"/);
   });
 });

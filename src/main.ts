@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     if (chain.length === 1 && (flags[0] === "--version" || flags[0] === "-v")) {
-      process.stdout.write(`${pkg.version}\n`);
+      process.stdout.write(`${(await import("./version.ts")).versionLine()}\n`);
       return ExitCode.ok;
     }
     if (!cmd.run) {

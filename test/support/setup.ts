@@ -9,6 +9,7 @@ import { join } from "node:path";
 
 const prefixes = ["TOKENCTL_", "XDG_", "VAULT_", "CLAUDE_", "OAUTH_"];
 for (const key of Object.keys(process.env)) {
+  if (key === "TOKENCTL_TEST_BIN") continue; // which binary the smoke tests run (test/support/bin.ts)
   if (prefixes.some((p) => key.startsWith(p))) delete process.env[key];
 }
 process.env.HOME = mkdtempSync(join(tmpdir(), "tokenctl-home-"));

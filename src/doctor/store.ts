@@ -1,4 +1,5 @@
 /** Doctor's store rows: the OS keychain probe, and each OAuth profile's record read where openStore would read it. */
+import { keychain } from "../runtime/keychain.ts";
 import { expandHome, type Env } from "../fs/paths.ts";
 import type { Profile } from "../oauth/config.ts";
 import type { OAuthRecord } from "../oauth/record.ts";
@@ -29,7 +30,7 @@ export function keychainReason(message: string, env: Env, platform: NodeJS.Platf
 /** Is the OS keychain usable, and if not, why. A warning, not a failure: tokenctl falls back to a file. */
 export async function checkKeychain(deps: Pick<DoctorDeps, "probeKeychain" | "env" | "platform">): Promise<{ check: Check; usable: boolean }> {
   const failure = await deps.probeKeychain();
-  if (!failure) return { check: { name: "keychain", status: "ok", detail: "the OS keychain answers (Bun.secrets)" }, usable: true };
+  if (!failure) return { check: { name: "keychain", status: "ok", detail: `the OS keychain answers (${keychain().backend})` }, usable: true };
   const { reason, fix } = keychainReason(failure.message, deps.env, deps.platform);
   return {
     check: { name: "keychain", status: "warn", detail: `unavailable: ${reason}; OAuth logins fall back to the file store`, ...(fix ? { fix } : {}) },

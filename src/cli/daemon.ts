@@ -42,6 +42,11 @@ export default defineCommand({
     const maxConnections = parseCount("--max-connections", args["max-connections"]);
     const authTimeoutMs = args["auth-timeout"] === undefined ? undefined : parseDuration(args["auth-timeout"], "--auth-timeout");
     const reapIntervalMs = args["reap-interval"] === undefined ? undefined : parseDuration(args["reap-interval"], "--reap-interval");
+    const { unixServerSupported } = await import("../runtime/unix-server.ts");
+    if (!unixServerSupported())
+      throw new UsageError("The daemon runs only in the tokenctl binary (it is built on Bun); this runtime can be a client only", {
+        hint: "Run the daemon with the tokenctl binary: tokenctl daemon",
+      });
     const { resolveDaemonPaths } = await import("../daemon/paths.ts");
     const { startDaemon } = await import("../daemon/server.ts");
     const paths = resolveDaemonPaths({ socket: args.socket, tokenFile: args["token-file"] });

@@ -33,6 +33,16 @@ async function start(opts: Partial<DaemonOptions> = {}) {
   return { d, log };
 }
 
+/** Read until `line` arrives; returns how many lines came, in order. */
+async function waitForLine(p: RawPeer, line: string): Promise<number> {
+  let count = 0;
+  for (;;) {
+    const m = await p.next(5000);
+    count++;
+    if (JSON.stringify(m) === line) return count;
+  }
+}
+
 async function peer(path: string): Promise<RawPeer> {
   const p = await rawConnect(path);
   peers.push(p);
@@ -299,12 +309,12 @@ describe("requests", () => {
     expect(sneaky.received).toEqual([]);
   });
 
-  it("refuses a connection over --max-connections with an error", async () => {
+  it("refuses a connection over --max-connections with an error when every connection is authenticated", async () => {
     const { d } = await start({ maxConnections: 2 });
     const a = await authedPeer(d.socketPath, d.token);
-    const b = await peer(d.socketPath);
+    const b = await authedPeer(d.socketPath, d.token);
     peers.push(a, b);
-    await waitFor(() => d.stats().open === 2);
+    await waitFor(() => d.stats().authenticated === 2);
     const c = await peer(d.socketPath);
     expect(await c.next()).toEqual({ type: "error", message: "Too many connections" });
     await c.closed;
@@ -314,6 +324,40 @@ describe("requests", () => {
     peers.push(e);
   });
 
+  it("closes the oldest idle unauthenticated connection to make room for a new one", async () => {
+    const { d, log } = await start({ maxConnections: 10, maxUnauthenticated: 3 });
+    const idle: RawPeer[] = [];
+    for (let i = 0; i < 3; i++) {
+      idle.push(await peer(d.socketPath));
+      await waitFor(() => d.stats().unauthenticated === i + 1);
+    }
+    const owner = await authedPeer(d.socketPath, d.token);
+    peers.push(owner);
+    expect(await idle[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+    await idle[0]!.closed;
+    expect(idle[1]!.isClosed()).toBe(false);
+    owner.send({ type: "ping", id: 1 });
+    expect(await owner.next()).toEqual({ type: "pong", id: 1 });
+    expect(d.stats()).toMatchObject({ authenticated: 1, unauthenticated: 2 });
+    expect(log.lines.some((l) => l.includes("the oldest of 3 unauthenticated connections"))).toBe(true);
+  });
+
+  it("stops reading from a client that pipelines requests without reading the answers, and never disconnects it", async () => {
+    const { d } = await start({ maxQueuedBytes: 4096 });
+    const p = await authedPeer(d.socketPath, d.token);
+    peers.push(p);
+    p.socket.pause();
+    const n = 20_000;
+    let batch = "";
+    for (let i = 1; i <= n; i++) batch += `{"type":"ping","id":${i}}\n`;
+    p.write(batch);
+    await Bun.sleep(100);
+    expect(p.isClosed()).toBe(false);
+    expect(d.stats().authenticated).toBe(1);
+    p.socket.resume();
+    const last = await waitForLine(p, `{"type":"pong","id":${n}}`);
+    expect(last).toBe(n);
+  });
   it("disconnects a subscriber that does not read once 1 MiB is queued, and keeps serving others", async () => {
     const { d, log } = await start();
     const slow = await authedPeer(d.socketPath, d.token);

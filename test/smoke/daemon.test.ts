@@ -113,8 +113,7 @@ describe("tokenctl daemon", () => {
 
   it("turns away connections over --max-connections", async () => {
     const d = await daemon(["--max-connections", "1"]);
-    const held = await rawConnect(d.socket);
-    await Bun.sleep(50);
+    const held = await authedPeer(d.socket, readFileSync(d.tokenFile, "utf8").trim());
     const extra = await rawConnect(d.socket);
     expect(await extra.next()).toEqual({ type: "error", message: "Too many connections" });
     held.end();

@@ -1,7 +1,7 @@
 /** `tokenctl session mint|exec|whoami|list|revoke`: thin wrappers over src/session. */
 import { defineCommand, type ArgsDef } from "citty";
 import { ExitStatus, NotFoundError, UsageError } from "../errors.ts";
-import type { SessionRecord } from "../session/registry.ts";
+import type { SessionRecord } from "../session/protocol.ts";
 import { commonArgs, daemonClientArgs, ENV, helpMeta, verboseArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
 import type { ConnectionInfo, DaemonApi, Message } from "../../src/daemon/extension.ts";
+import { AuthRefusedError, UsageError } from "../../src/errors.ts";
 import { createSessionExtension, effectiveScope, nextSaveDelay } from "../../src/session/extension.ts";
 import { type RegistrySnapshot, fileRegistryStore } from "../../src/session/registry.ts";
 import { hashToken, mintToken } from "../../src/session/token.ts";
@@ -72,7 +73,7 @@ describe("session extension handlers", () => {
     expect(call("session.resolve", {}, await as(token))).toEqual({ session });
   });
 
-  it("scoping: own scope by default, explicit wins, admin sees all", async () => {
+  it("scoping: a session acts in its own scope only, the daemon token names any", async () => {
     const { register, call, as } = setup();
     const a1 = register({ scope: "a" });
     const a2 = register({ scope: "a" });
@@ -81,25 +82,35 @@ describe("session extension handlers", () => {
     const connA = await as(a1.token);
     expect(ids(call("session.list", {}, connA))).toEqual([a1.session.id, a2.session.id].sort());
     expect(call("session.list", {}, connA).scope).toBe("a");
-    expect(ids(call("session.list", { scope: "b" }, connA))).toEqual([b.session.id]);
+    expect(ids(call("session.list", { scope: "a" }, connA))).toEqual([a1.session.id, a2.session.id].sort());
+    expect(() => call("session.list", { scope: "b" }, connA)).toThrow("Not allowed: a session may act only in its own scope (yours: a, asked: b)");
     expect(ids(call("session.list", {}))).toEqual([a1.session.id, a2.session.id, b.session.id].sort());
     expect(call("session.list", {}).scope).toBeNull();
     expect(ids(call("session.list", { scope: "a" }))).toEqual([a1.session.id, a2.session.id].sort());
   });
 
-  it("a session registering without a scope gives its own", async () => {
+  it("a session registers in its own scope only", async () => {
     const { register, as } = setup();
     const parent = register({ scope: "team" });
     const child = register({}, await as(parent.token));
     expect(child.session.scope).toBe("team");
-    expect(register({ scope: "other" }, await as(parent.token)).session.scope).toBe("other");
+    expect(register({ scope: "team" }, await as(parent.token)).session.scope).toBe("team");
+    let refused: any;
+    try {
+      register({ scope: "other" }, await as(parent.token));
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(AuthRefusedError);
+    expect(refused.wireCode).toBe("session.not_allowed");
     expect(register({}).session.scope).toBe("default");
   });
 
   it("effectiveScope", () => {
     const conn: ConnectionInfo = { id: 3, admin: false, identity: { id: "x", scope: "mine" } };
     expect(effectiveScope({}, conn)).toBe("mine");
-    expect(effectiveScope({ scope: "theirs" }, conn)).toBe("theirs");
+    expect(effectiveScope({ scope: "mine" }, conn)).toBe("mine");
+    expect(() => effectiveScope({ scope: "theirs" }, conn)).toThrow(/only in its own scope/);
     expect(effectiveScope({}, admin)).toBeUndefined();
     expect(effectiveScope({ scope: "s" }, admin)).toBe("s");
     expect(() => effectiveScope({ scope: "bad scope" }, admin)).toThrow(/scope/);
@@ -111,7 +122,7 @@ describe("session extension handlers", () => {
     const a2 = register({ scope: "a" });
     const b = register({ scope: "b" });
     const connA = await as(a.token);
-    expect(() => call("session.revoke", { id: b.session.id }, connA)).toThrow(/only revoke sessions of its own scope/);
+    expect(() => call("session.revoke", { id: b.session.id }, connA)).toThrow(/may act only in its own scope \(yours: a, session [0-9a-f]+: b\)/);
     expect(call("session.revoke", { id: a2.session.id }, connA)).toEqual({ session: a2.session });
     expect(call("session.revoke", { id: b.session.id })).toEqual({ session: b.session });
     expect(call("session.revoke", { id: b.session.id })).toEqual({ session: null });
@@ -132,6 +143,51 @@ describe("session extension handlers", () => {
     const conn = await as(a.token);
     call("session.revoke", { id: a.session.id });
     expect(() => call("session.list", {}, conn)).toThrow(/has ended/);
+  });
+
+  it("a session may hold 64 live children; revoking one makes room; the daemon token is not counted", async () => {
+    const { register, call, as } = setup();
+    const parent = register({ scope: "p" });
+    const conn = await as(parent.token);
+    const kids = Array.from({ length: 64 }, () => register({}, conn));
+    let refused: any;
+    try {
+      register({}, conn);
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(AuthRefusedError);
+    expect(refused.message).toBe("Not allowed: a session may hold at most 64 live sessions it registered");
+    expect(refused.wireCode).toBe("session.limit");
+    call("session.revoke", { sessionId: kids[0]!.session.id }, conn);
+    register({}, conn);
+    register({ scope: "p" });
+  });
+
+  it("refuses a pid that is not a live process of ours (code session.invalid, exit 2)", () => {
+    const { call } = setup({ isAlive: (pid) => pid === process.pid });
+    let refused: any;
+    try {
+      call("session.register", { token: mintToken(), pid: 1, cwd: "/" });
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(UsageError);
+    expect(refused.wireCode).toBe("session.invalid");
+    expect(refused.message).toContain("found 1");
+  });
+
+  it("gives every handler error a wire code", () => {
+    const { call } = setup();
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { wireCode?: string }).wireCode;
+      }
+    };
+    expect(codeOf(() => call("session.register", { token: "short", pid: process.pid }))).toBe("session.invalid");
+    expect(codeOf(() => call("session.list", {}, anon))).toBe("session.not_allowed");
   });
 
   it("refuses an unauthenticated connection", () => {

@@ -181,6 +181,9 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     scheduler.set(() => closing--, 0);
   }
 
+  /** Connections and closing sockets have used half the spare fds: accepting more risks EMFILE. */
+  const budgetSpent = () => conns.size + closing >= fdRoom + SPARE_FDS / 2;
+
   /** The open-file budget is spent: stop accepting for a while rather than spin on EMFILE. */
   function pauseAccepting(): void {
     if (!accepting || stopping) return;
@@ -195,7 +198,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
 
   function resumeAccepting(): void {
     if (stopping || accepting) return;
-    if (conns.size + closing >= fdRoom) {
+    if (budgetSpent()) {
       accepting = true; // so pauseAccepting() pauses again, with a longer delay
       return pauseAccepting();
     }
@@ -229,7 +232,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       peer.terminate();
       return undefined;
     }
-    if (conns.size + closing >= fdRoom + SPARE_FDS / 2) {
+    if (budgetSpent()) {
       peer.terminate();
       pauseAccepting();
       return undefined;

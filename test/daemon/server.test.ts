@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { DaemonRunningError, startDaemon, type DaemonHandle, type DaemonOptions } from "../../src/daemon/server.ts";
 import { authedPeer, rawConnect, waitFor, type RawPeer } from "../support/peer.ts";
+import { FakeScheduler } from "../support/scheduler.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const running: DaemonHandle[] = [];
@@ -358,6 +359,36 @@ describe("requests", () => {
     const last = await waitForLine(p, `{"type":"pong","id":${n}}`);
     expect(last).toBe(n);
   });
+  it("keeps within the open-file budget: refuses over it, and when refusals use up the spare stops accepting, backing off", async () => {
+    const clock = new FakeScheduler();
+    // 60 fds, 10 in use: 60 - 10 - 32 spare = room for 18 connections.
+    const { d, log } = await start({ files: { limit: 60, open: 10 }, scheduler: clock, authTimeoutMs: 60_000 });
+    expect(d.stats().max).toBe(18);
+    for (let i = 0; i < 18; i++) peers.push(await authedPeer(d.socketPath, d.token));
+    // Refused peers keep their fd until the scheduler's next turn, which the fake clock holds back.
+    for (let i = 0; i < 16; i++) {
+      const p = await peer(d.socketPath);
+      expect(await p.next()).toEqual({ type: "error", message: "Too many connections" });
+    }
+    const cut = await peer(d.socketPath);
+    await cut.closed;
+    expect(log.lines.some((l) => l.includes("Not accepting connections for 250 ms"))).toBe(true);
+    expect(await rawConnect(d.socketPath).then(() => "connected", (e) => String(e.code))).toMatch(/ECONNREFUSED|ENOENT/);
+    clock.advance(250);
+    const back = await peer(d.socketPath);
+    expect(await back.next()).toEqual({ type: "error", message: "Too many connections" });
+    peers.shift()!.end();
+    await waitFor(() => d.stats().open === 17);
+    peers.push(await authedPeer(d.socketPath, d.token));
+  });
+
+  it("refuses to start when the open-file limit leaves almost no room", async () => {
+    await expect(start({ files: { limit: 50, open: 12 } })).rejects.toMatchObject({
+      message: "The open-file limit (50, 12 in use) leaves room for 6 connections",
+      hint: "Raise it before starting the daemon: ulimit -n 4096",
+    });
+  });
+
   it("disconnects a subscriber that does not read once 1 MiB is queued, and keeps serving others", async () => {
     const { d, log } = await start();
     const slow = await authedPeer(d.socketPath, d.token);

@@ -15,15 +15,18 @@ export interface Transport {
   resume(): void;
 }
 
-/** Timers, injected so tests run them on a fake clock. */
+/** Timers and the clock, injected so tests run them on a fake clock. */
 export interface Scheduler {
   set(fn: () => void, ms: number): unknown;
   clear(handle: unknown): void;
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
 }
 
 export const realScheduler: Scheduler = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  now: () => performance.now(),
 };
 
 /** The verdict on a handshake. */
@@ -64,6 +67,8 @@ export class Connection {
   readonly info: ConnectionInfo;
   /** Subscribed topics; "all" for every topic; undefined when not subscribed. */
   topics: Set<string> | "all" | undefined;
+  /** When the connection was accepted (scheduler clock). */
+  readonly openedAt: number;
   private readonly splitter: FrameSplitter;
   private timer: unknown;
   /** Complete lines not handled yet (while authenticating or while reading is paused). */
@@ -82,6 +87,7 @@ export class Connection {
     private readonly scheduler: Scheduler = realScheduler,
   ) {
     this.info = { id, admin: false };
+    this.openedAt = scheduler.now();
     this.splitter = new FrameSplitter(limits.maxFrame);
     this.timer = scheduler.set(() => {
       if (this.state !== "pending" && this.state !== "authenticating") return;

@@ -2,7 +2,7 @@
  * The daemon's wire protocol, without a socket: newline-delimited JSON frames with a size limit,
  * message parsing, and the exact error texts other programs match on. See docs/daemon.md.
  */
-import type { Message } from "./extension.ts";
+import type { DaemonApi, Message } from "./extension.ts";
 
 /** Error texts sent on the wire. Other implementations match on these; do not reword them. */
 export const WireError = {
@@ -137,6 +137,15 @@ export function escapeLogText(text: string, max = 2000): string {
     if (ch === "\t") return "\\t";
     return `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
   });
+}
+
+/** A logger whose every string is made one safe line (peer-controlled text cannot forge entries). */
+export function escapingLogger(log: DaemonApi["log"]): DaemonApi["log"] {
+  const wrap =
+    (f: (...a: unknown[]) => void) =>
+    (...a: unknown[]) =>
+      f(...a.map((x) => (typeof x === "string" ? escapeLogText(x) : x)));
+  return { info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error), debug: wrap(log.debug) };
 }
 
 /** Validate `subscribe`'s optional topics: undefined (all topics) or a list of strings. */

@@ -26,10 +26,11 @@ import {
   DEFAULT_MAX_UNAUTHENTICATED,
   WireError,
   errorFrame,
-  escapeLogText,
+  escapingLogger,
 } from "./protocol.ts";
 
 export type { DaemonLogger, DaemonStats } from "./dispatch.ts";
+export { escapingLogger } from "./protocol.ts";
 
 export interface DaemonOptions {
   socketPath: string;
@@ -42,6 +43,8 @@ export interface DaemonOptions {
   maxConnections?: number;
   /** Unauthenticated connections allowed at once, inside maxConnections (default 64); the oldest idle one makes room. */
   maxUnauthenticated?: number;
+  /** An unauthenticated connection this old is idle: it may be closed to make room (default 250 ms). */
+  idleAfterMs?: number;
   /** Bytes queued for a peer that does not read: reading pauses, a lagging subscriber is cut off (default 1 MiB). */
   maxQueuedBytes?: number;
   extensions?: DaemonExtension[];
@@ -81,17 +84,14 @@ const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
 export const SPARE_FDS = 32;
 /** Accepting pauses this long when the open-file budget runs out, doubling up to the maximum. */
 export const ACCEPT_BACKOFF_MS = { first: 250, max: 8000 } as const;
+/**
+ * An unauthenticated connection is idle once this old: a client sends its auth as soon as it is
+ * connected, so only a connection that has not authenticated by then may be closed to make room.
+ * A burst of new clients is admitted past the pool instead of evicting each other.
+ */
+export const IDLE_AFTER_MS = 250;
 
 const silent: DaemonLogger = { info() {}, warn() {}, error() {}, debug() {} };
-
-/** A logger whose every string is made one safe line (peer-controlled text cannot forge entries). */
-export function escapingLogger(log: DaemonLogger): DaemonLogger {
-  const wrap =
-    (f: (...a: unknown[]) => void) =>
-    (...a: unknown[]) =>
-      f(...a.map((x) => (typeof x === "string" ? escapeLogText(x) : x)));
-  return { info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error), debug: wrap(log.debug) };
-}
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -117,6 +117,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const maxConnections = positiveInt("--max-connections", options.maxConnections, DEFAULT_MAX_CONNECTIONS);
   const maxUnauth = Math.min(positiveInt("maxUnauthenticated", options.maxUnauthenticated, DEFAULT_MAX_UNAUTHENTICATED), maxConnections);
   const maxQueued = positiveInt("maxQueuedBytes", options.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES);
+  const idleAfterMs = options.idleAfterMs ?? IDLE_AFTER_MS;
   const log = escapingLogger(options.log ?? silent);
   const extensions = options.extensions ?? [];
   const ourUid = options.uid ?? process.getuid?.() ?? -1;
@@ -222,6 +223,16 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
   }
 
+  /** The oldest connection still waiting to authenticate once it is idle (see IDLE_AFTER_MS). */
+  function oldestIdle(): Connection | undefined {
+    const now = scheduler.now();
+    for (const c of unauth) {
+      if (c.state !== "pending") continue;
+      return now - c.openedAt >= idleAfterMs ? c : undefined; // the rest are younger
+    }
+    return undefined;
+  }
+
   /** A new peer: check who it is and whether there is room, then give it a Connection. */
   function admit(peer: PeerSocket): Connection | undefined {
     // Refuse a peer that is neither us nor root before reading a byte from it (ssh-agent does the same).
@@ -239,15 +250,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
     if (unauth.size >= maxUnauth || conns.size >= connCap) {
       // The oldest idle unauthenticated connection makes room: idle connections never lock the owner out.
-      let victim: Connection | undefined;
-      for (const c of unauth) if (c.state === "pending") {
-        victim = c;
-        break;
-      }
+      const victim = oldestIdle();
       if (victim) {
         log.warn(`Connection ${victim.info.id}: closed, the oldest of ${unauth.size} unauthenticated connections, to make room`);
         closeSoon(() => victim.closeWith(errorFrame(WireError.evicted)));
-      } else {
+      } else if (conns.size >= connCap) {
         log.warn(`Refused a connection: ${conns.size} open (${unauth.size} unauthenticated), limit ${connCap}`);
         closeSoon(() => endWith(peer, errorFrame(WireError.tooManyConnections), scheduler));
         return undefined;

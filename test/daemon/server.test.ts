@@ -326,7 +326,7 @@ describe("requests", () => {
   });
 
   it("closes the oldest idle unauthenticated connection to make room for a new one", async () => {
-    const { d, log } = await start({ maxConnections: 10, maxUnauthenticated: 3 });
+    const { d, log } = await start({ maxConnections: 10, maxUnauthenticated: 3, idleAfterMs: 0 });
     const idle: RawPeer[] = [];
     for (let i = 0; i < 3; i++) {
       idle.push(await peer(d.socketPath));
@@ -341,6 +341,21 @@ describe("requests", () => {
     expect(await owner.next()).toEqual({ type: "pong", id: 1 });
     expect(d.stats()).toMatchObject({ authenticated: 1, unauthenticated: 2 });
     expect(log.lines.some((l) => l.includes("the oldest of 3 unauthenticated connections"))).toBe(true);
+  });
+
+  it("admits a burst of new connections past the pool; only one idle for idleAfterMs makes room", async () => {
+    const clock = new FakeScheduler();
+    const { d } = await start({ maxConnections: 10, maxUnauthenticated: 3, idleAfterMs: 250, scheduler: clock, authTimeoutMs: 60_000 });
+    const burst: RawPeer[] = [];
+    for (let i = 0; i < 5; i++) {
+      burst.push(await peer(d.socketPath));
+      await waitFor(() => d.stats().unauthenticated === i + 1);
+    }
+    expect(burst.some((p) => p.received.length > 0 || p.isClosed())).toBe(false);
+    clock.advance(250);
+    await peer(d.socketPath);
+    expect(await burst[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+    expect(burst[1]!.received).toEqual([]);
   });
 
   it("stops reading from a client that pipelines requests without reading the answers, and never disconnects it", async () => {

@@ -5,14 +5,18 @@
 import type { Scheduler } from "../../src/daemon/connection.ts";
 
 export class FakeScheduler implements Scheduler {
-  now = 0;
+  clock = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private next = 1;
 
   set(fn: () => void, ms: number): unknown {
     const id = this.next++;
-    this.timers.set(id, { at: this.now + Math.max(ms, 0), fn });
+    this.timers.set(id, { at: this.clock + Math.max(ms, 0), fn });
     return id;
+  }
+
+  now(): number {
+    return this.clock;
   }
 
   clear(handle: unknown): void {
@@ -26,15 +30,15 @@ export class FakeScheduler implements Scheduler {
 
   /** Move the clock forward by ms, running every timer that falls due, in order. */
   advance(ms: number): void {
-    const until = this.now + ms;
+    const until = this.clock + ms;
     for (;;) {
       let due: [number, { at: number; fn: () => void }] | undefined;
       for (const entry of this.timers) if (entry[1].at <= until && (!due || entry[1].at < due[1].at)) due = entry;
       if (!due) break;
       this.timers.delete(due[0]);
-      this.now = due[1].at;
+      this.clock = due[1].at;
       due[1].fn();
     }
-    this.now = until;
+    this.clock = until;
   }
 }

@@ -109,7 +109,9 @@ export class Connection {
   /** Bytes from the peer. */
   receive(chunk: Uint8Array): void {
     if (this.state === "closed") return;
-    for (const line of this.splitter.push(chunk)) this.inbox.push(line);
+    const lines = this.splitter.push(chunk);
+    if (this.inbox.length === 0) this.inbox = lines;
+    else for (const line of lines) this.inbox.push(line);
     this.pump();
     if (this.splitter.tooLarge && (this.state as ConnState) !== "closed") {
       this.hooks.warn(`Connection ${this.info.id}: closed, frame larger than ${this.limits.maxFrame} bytes`);
@@ -196,13 +198,15 @@ export class Connection {
 
   /** Handle queued lines until there are none, or the connection pauses or closes. */
   private pump(): void {
-    while (this.inboxHead < this.inbox.length) {
+    const inbox = this.inbox;
+    while (this.inboxHead < inbox.length) {
       if (this.state === "closed" || this.state === "authenticating" || this.readingPaused) return;
-      const line = this.inbox[this.inboxHead++]!;
-      this.onLine(line);
+      this.onLine(inbox[this.inboxHead++]!);
     }
-    this.inbox = [];
-    this.inboxHead = 0;
+    if (this.inbox === inbox && inbox.length) {
+      this.inbox = [];
+      this.inboxHead = 0;
+    }
   }
 
   private onLine(line: string): void {

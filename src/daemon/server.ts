@@ -118,6 +118,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const maxUnauth = Math.min(positiveInt("maxUnauthenticated", options.maxUnauthenticated, DEFAULT_MAX_UNAUTHENTICATED), maxConnections);
   const maxQueued = positiveInt("maxQueuedBytes", options.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES);
   const idleAfterMs = options.idleAfterMs ?? IDLE_AFTER_MS;
+  const limits = { maxFrame, authTimeoutMs, maxQueued };
   const log = escapingLogger(options.log ?? silent);
   const extensions = options.extensions ?? [];
   const ourUid = options.uid ?? process.getuid?.() ?? -1;
@@ -260,7 +261,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
         return undefined;
       }
     }
-    const c = new Connection(nextId++, peer, { maxFrame, authTimeoutMs, maxQueued }, hooks, scheduler);
+    const c = new Connection(nextId++, peer, limits, hooks, scheduler);
     conns.add(c);
     unauth.add(c);
     return c;

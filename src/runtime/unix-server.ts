@@ -42,46 +42,56 @@ export function unixServerSupported(): boolean {
   return typeof Bun !== "undefined" && typeof Bun.listen === "function";
 }
 
-interface Slot<K> {
+type BunSocket<K> = import("bun").Socket<BunPeer<K>>;
+
+/** One accepted Bun socket as a PeerSocket; it also carries the daemon's key for it. */
+class BunPeer<K> implements PeerSocket {
   key: K | undefined;
-  peer: PeerSocket;
+  constructor(private readonly socket: BunSocket<K>) {}
+  write(data: string | Uint8Array): number {
+    return this.socket.write(data);
+  }
+  end(): void {
+    this.socket.end();
+  }
+  terminate(): void {
+    this.socket.terminate();
+  }
+  pause(): void {
+    this.socket.pause();
+  }
+  resume(): void {
+    this.socket.resume();
+  }
+  get fd(): number | undefined {
+    const fd = (this.socket as unknown as { fd?: number }).fd;
+    return typeof fd === "number" && fd >= 0 ? fd : undefined;
+  }
 }
 
 /** Listen on `path` (which must not exist); the caller sets the umask around this call. */
 export function listenUnix<K>(path: string, handlers: UnixServerHandlers<K>): UnixListener {
-  type S = import("bun").Socket<Slot<K>>;
-  const listener = Bun.listen<Slot<K>>({
+  const listener = Bun.listen<BunPeer<K>>({
     unix: path,
     socket: {
-      open(socket: S) {
-        const peer: PeerSocket = {
-          write: (d) => socket.write(d),
-          end: () => socket.end(),
-          terminate: () => socket.terminate(),
-          pause: () => socket.pause(),
-          resume: () => socket.resume(),
-          get fd() {
-            const fd = (socket as unknown as { fd?: number }).fd;
-            return typeof fd === "number" && fd >= 0 ? fd : undefined;
-          },
-        };
-        const slot: Slot<K> = { key: undefined, peer };
-        socket.data = slot;
-        slot.key = handlers.open(peer);
+      open(socket: BunSocket<K>) {
+        const peer = new BunPeer<K>(socket);
+        socket.data = peer;
+        peer.key = handlers.open(peer);
       },
-      data(socket: S, chunk: Buffer) {
+      data(socket: BunSocket<K>, chunk: Buffer) {
         const k = socket.data?.key;
         if (k !== undefined) handlers.data(k, chunk);
       },
-      drain(socket: S) {
+      drain(socket: BunSocket<K>) {
         const k = socket.data?.key;
         if (k !== undefined) handlers.drain(k);
       },
-      close(socket: S) {
+      close(socket: BunSocket<K>) {
         const k = socket.data?.key;
         if (k !== undefined) handlers.close(k);
       },
-      error(socket: S, error: Error) {
+      error(socket: BunSocket<K>, error: Error) {
         const k = socket.data?.key;
         if (k !== undefined) handlers.error(k, error);
       },

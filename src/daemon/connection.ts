@@ -3,7 +3,7 @@
  * queue with its backpressure. The server feeds it bytes and drain/close events through a
  * Transport; tests drive it with a fake transport and a fake scheduler.
  */
-import type { ConnectionInfo, Message } from "./extension.ts";
+import type { ConnectionInfo, Message, Scheduler } from "./extension.ts";
 import { FrameSplitter, WireError, encode, errorFrame, parseMessage } from "./protocol.ts";
 
 /** The socket as a connection needs it (src/runtime/unix-server.ts PeerSocket satisfies it). */
@@ -15,14 +15,9 @@ export interface Transport {
   resume(): void;
 }
 
-/** Timers and the clock, injected so tests run them on a fake clock. */
-export interface Scheduler {
-  set(fn: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-  /** Milliseconds on a monotonic clock. */
-  now(): number;
-}
+export type { Scheduler } from "./extension.ts";
 
+/** setTimeout and performance.now. */
 export const realScheduler: Scheduler = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),

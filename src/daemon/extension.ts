@@ -17,6 +17,14 @@ export interface ConnectionInfo {
   identity?: Message;
 }
 
+/** Timers and a monotonic clock, injected so tests run them on a fake clock. */
+export interface Scheduler {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+}
+
 /** What the daemon lends its extensions. */
 export interface DaemonApi {
   /** Send `{"type":"event","topic":…,"data":…}` to every authenticated subscriber of topic. */

@@ -3,7 +3,7 @@
  * reaper and persistence of the registry. The daemon knows none of this; it only honours the
  * DaemonExtension contract (src/daemon/extension.ts).
  */
-import type { ConnectionInfo, DaemonApi, DaemonExtension, Message } from "../daemon/extension.ts";
+import type { ConnectionInfo, DaemonApi, DaemonExtension, Message, Scheduler } from "../daemon/extension.ts";
 import { AuthRefusedError, NotFoundError, TokenctlError, UsageError } from "../errors.ts";
 import { SessionCode, SessionWireError, sessionError } from "./protocol.ts";
 import {
@@ -32,6 +32,8 @@ export interface SessionExtensionOptions {
   isAlive?: (pid: number) => boolean;
   /** Changes within this many ms are written in one save (0: save after every change). */
   saveDelayMs?: number;
+  /** The reaper's and the saves' timers (default setTimeout). */
+  scheduler?: Scheduler;
 }
 
 /** The session a connection authenticated as, if it did so with a session token. */
@@ -89,8 +91,13 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   const saveDelayMs = options.saveDelayMs ?? 20;
   let store: RegistryStore | null | undefined = options.store;
   let api: DaemonApi | undefined;
-  let reapTimer: ReturnType<typeof setInterval> | undefined;
-  let saveTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduler: Scheduler = options.scheduler ?? {
+    set: (fn, ms) => setTimeout(fn, ms),
+    clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    now: () => performance.now(),
+  };
+  let reapTimer: unknown;
+  let saveTimer: unknown;
   let savedGeneration = registry.generation;
   let lastReapAt: string | undefined;
   let lastSaveMs = 0;
@@ -99,7 +106,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   const publish = (topic: string, data: unknown) => api?.publish(topic, data);
 
   function flush(): void {
-    if (saveTimer) clearTimeout(saveTimer);
+    if (saveTimer !== undefined) scheduler.clear(saveTimer);
     saveTimer = undefined;
     if (!store || registry.generation === savedGeneration) return;
     const generation = registry.generation;
@@ -117,7 +124,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   function changed(): void {
     if (!store) return;
     if (saveDelayMs <= 0) return flush();
-    saveTimer ??= setTimeout(flush, nextSaveDelay(saveDelayMs, lastSaveMs));
+    saveTimer ??= scheduler.set(flush, nextSaveDelay(saveDelayMs, lastSaveMs));
   }
 
   function reap(): SessionRecord[] {
@@ -231,11 +238,18 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
         savedGeneration = registry.generation;
       }
       reap();
-      reapTimer = setInterval(reap, reapIntervalMs);
-      reapTimer.unref?.();
+      const every = () => {
+        reapTimer = scheduler.set(() => {
+          reap();
+          every();
+        }, reapIntervalMs);
+        // The reaper alone never keeps the process alive (the listener does).
+        (reapTimer as { unref?: () => void }).unref?.();
+      };
+      every();
     },
     stop() {
-      if (reapTimer) clearInterval(reapTimer);
+      if (reapTimer !== undefined) scheduler.clear(reapTimer);
       reapTimer = undefined;
       flush();
       store?.release?.();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { FakeScheduler } from "../support/scheduler.ts";
 import { tempDir } from "../support/tmp.ts";
 import type { ConnectionInfo, DaemonApi, Message } from "../../src/daemon/extension.ts";
 import { AuthRefusedError, UsageError } from "../../src/errors.ts";
@@ -208,11 +209,14 @@ describe("session extension handlers", () => {
 describe("reaper", () => {
   it("drops dead pids on an interval and publishes session.ended", async () => {
     const alive = new Set([111, 222]);
-    const { register, ext, events, call } = setup({ isAlive: (p) => alive.has(p), reapIntervalMs: 20 });
+    const clock = new FakeScheduler();
+    const { register, ext, events, call } = setup({ isAlive: (p) => alive.has(p), reapIntervalMs: 20, scheduler: clock });
     const s1 = register({ pid: 111 });
     register({ pid: 222 });
     alive.delete(111);
-    await Bun.sleep(80);
+    clock.advance(19);
+    expect(call("session.resolve", { token: s1.token }).session).not.toBeNull();
+    clock.advance(1);
     expect(call("session.resolve", { token: s1.token })).toEqual({ session: null });
     expect(events.find((e) => e.topic === "session.ended")?.data).toEqual({ session: s1.session, reason: "reaped" });
     expect(ext.status!()).toMatchObject({ sessions: 1, reaped: 1 });
@@ -221,12 +225,16 @@ describe("reaper", () => {
 
   it("stop() ends the interval", async () => {
     let asked = 0;
-    const { register, ext } = setup({ isAlive: () => (asked++, true), reapIntervalMs: 10 });
+    const clock = new FakeScheduler();
+    const { register, ext } = setup({ isAlive: () => (asked++, true), reapIntervalMs: 10, scheduler: clock });
     register();
+    clock.advance(10);
+    expect(asked).toBeGreaterThan(1);
     ext.stop!();
     const before = asked;
-    await Bun.sleep(50);
+    clock.advance(50);
     expect(asked).toBe(before);
+    expect(clock.pending).toBe(0);
   });
 });
 
@@ -281,10 +289,12 @@ describe("persistence", () => {
   it("coalesces saves and flushes on stop", async () => {
     let saves = 0;
     const store = { load: () => undefined, save: () => void saves++ };
-    const { register, ext } = setup({ store, saveDelayMs: 30 });
+    const clock = new FakeScheduler();
+    const { register, ext } = setup({ store, saveDelayMs: 30, scheduler: clock });
     for (let i = 0; i < 20; i++) register();
+    clock.advance(29);
     expect(saves).toBe(0);
-    await Bun.sleep(60);
+    clock.advance(1);
     expect(saves).toBe(1);
     register();
     ext.stop!();

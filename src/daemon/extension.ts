@@ -36,7 +36,8 @@ export interface DaemonApi {
 /**
  * A handler returns the response body; the daemon adds `id` (echoed) and defaults `type` to
  * `<request type>.result` when the body has none. A thrown error becomes
- * `{"type":"error","id":…,"message":<error.message>}` and the connection stays open.
+ * `{"type":"error","id":…,"message":<error.message>}` and the connection stays open; an error with
+ * a string `wireCode` such as "session.not_allowed" adds it as `"code"` (docs/protocol.md).
  */
 export type Handler = (message: Message, conn: ConnectionInfo) => Message | Promise<Message>;
 

@@ -6,7 +6,7 @@
  * 100,000 sessions as with 10. Listing by scope uses a per-scope index.
  */
 import { randomBytes } from "node:crypto";
-import { renameSync, statSync } from "node:fs";
+import { existsSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { NotFoundError, UsageError, errnoCode } from "../errors.ts";
 import { type Env, stateDir } from "../fs/paths.ts";
@@ -287,23 +287,17 @@ export function pidOwned(pid: number, uid: number | undefined = process.getuid?.
     // EPERM: alive but not ours; ESRCH: gone; anything else: we cannot tell it is ours.
     return false;
   }
-  if (uid === undefined) return true;
+  // Without /proc (macOS, BSD) kill(2) succeeding is the check; with it, a pid gone since is not ours.
+  procfs ??= existsSync("/proc/self/stat");
+  if (uid === undefined || !procfs) return true;
   try {
     return statSync(`/proc/${pid}`).uid === uid;
-  } catch (e) {
-    // No /proc here (macOS, BSD): kill(2) succeeding is the check. A pid gone since is not ours.
-    return errnoCode(e) !== "ENOENT" || !statSafe("/proc/self");
-  }
-}
-
-function statSafe(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
   } catch {
     return false;
   }
 }
+
+let procfs: boolean | undefined;
 
 /** Default registry file: $XDG_STATE_HOME/tokenctl/sessions.json. */
 export function defaultRegistryFile(env: Env = process.env): string {

@@ -224,12 +224,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
   }
 
-  /** The oldest connection still waiting to authenticate once it is idle (see IDLE_AFTER_MS). */
-  function oldestIdle(): Connection | undefined {
-    const now = scheduler.now();
+  /** The oldest connection still waiting to authenticate, if it has waited minAge ms. */
+  function oldestWaiting(minAge: number): Connection | undefined {
     for (const c of unauth) {
       if (c.state !== "pending") continue;
-      return now - c.openedAt >= idleAfterMs ? c : undefined; // the rest are younger
+      return scheduler.now() - c.openedAt >= minAge ? c : undefined; // the rest are younger
     }
     return undefined;
   }
@@ -250,8 +249,10 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       return undefined;
     }
     if (unauth.size >= maxUnauth || conns.size >= connCap) {
-      // The oldest idle unauthenticated connection makes room: idle connections never lock the owner out.
-      const victim = oldestIdle();
+      // The oldest waiting connection makes room, so idle connections never lock the owner out: once
+      // it is idle when only the pool is full (a burst of new clients is admitted), at any age when
+      // every connection is taken.
+      const victim = oldestWaiting(conns.size >= connCap ? 0 : idleAfterMs);
       if (victim) {
         log.warn(`Connection ${victim.info.id}: closed, the oldest of ${unauth.size} unauthenticated connections, to make room`);
         closeSoon(() => victim.closeWith(errorFrame(WireError.evicted)));

@@ -363,6 +363,20 @@ describe("requests", () => {
     expect(burst[1]!.received).toEqual([]);
   });
 
+  it("when every connection is taken, the oldest waiting one makes room whatever its age", async () => {
+    const clock = new FakeScheduler();
+    const { d } = await start({ maxConnections: 4, maxUnauthenticated: 2, idleAfterMs: 250, scheduler: clock, authTimeoutMs: 60_000 });
+    const young: RawPeer[] = [];
+    for (let i = 0; i < 4; i++) {
+      young.push(await peer(d.socketPath));
+      await waitFor(() => d.stats().unauthenticated === i + 1);
+    }
+    const owner = await authedPeer(d.socketPath, d.token);
+    peers.push(owner);
+    expect(await young[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+    expect(d.stats().authenticated).toBe(1);
+  });
+
   it("stops reading from a client that pipelines requests without reading the answers, and never disconnects it", async () => {
     const { d } = await start({ maxQueuedBytes: 4096 });
     const p = await authedPeer(d.socketPath, d.token);

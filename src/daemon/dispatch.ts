@@ -57,6 +57,7 @@ export interface Dispatcher {
   readonly subscribers: number;
 }
 
+const acceptedToken: AuthOutcome = Object.freeze({ ok: true, admin: true, result: Object.freeze({ type: "auth_result", ok: true }) });
 const refusedToken: AuthOutcome & { ok: false } = { ok: false, frame: { type: "auth_result", ok: false, error: WireError.invalidToken }, why: "authentication refused (wrong token)" };
 
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
@@ -81,7 +82,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const verdict = checkAuth(message, o.digest);
     if (verdict.kind === "not-auth")
       return { ok: false, frame: errorFrame(WireError.authRequired), why: `closed, first message was ${JSON.stringify(String(message.type).slice(0, 64))}, not auth` };
-    if (verdict.kind === "token") return verdict.ok ? { ok: true, admin: true, result: { type: "auth_result", ok: true } } : refusedToken;
+    if (verdict.kind === "token") return verdict.ok ? acceptedToken : refusedToken;
     return extensionAuth(message);
   }
 

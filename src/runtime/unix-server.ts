@@ -37,9 +37,9 @@ export interface UnixListener {
   stop(closeActive?: boolean): void;
 }
 
-/** Whether this runtime can serve a Unix socket (Bun only). */
-export function unixServerSupported(): boolean {
-  return typeof Bun !== "undefined" && typeof Bun.listen === "function";
+/** Whether this runtime can serve a Unix socket (Bun only), by feature: `Bun.listen` exists. */
+export function unixServerSupported(scope: { Bun?: { listen?: unknown } } = globalThis as { Bun?: { listen?: unknown } }): boolean {
+  return typeof scope.Bun?.listen === "function";
 }
 
 type BunSocket<K> = import("bun").Socket<BunPeer<K>>;

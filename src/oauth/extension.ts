@@ -41,7 +41,7 @@ interface Held {
   pending?: Promise<OAuthRecord>;
 }
 
-/** Build the extension; pass it to startDaemon (src/cli/daemon.ts assembles the daemon's extensions). */
+/** Build the extension; pass it to startDaemon (see src/daemon/extensions.ts). */
 export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
   const env = o.env ?? process.env;
   const now = o.now ?? Date.now;

@@ -331,8 +331,9 @@ describe("the open-file limit", () => {
     const proc = Bun.spawn(["sh", "-c", `ulimit -n ${n} && exec "$0" daemon --json`, BIN], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     procs.push(proc);
     const text = await new Response(proc.stdout as ReadableStream).body!.getReader().read();
-    if (text.done) return { code: await proc.exited, stderr: await new Response(proc.stderr as ReadableStream).text() };
-    const ready = JSON.parse(new TextDecoder().decode(text.value).trim());
+    // No ready line: it exited (with --json, an error may be printed on stdout as {"error":…}).
+    const ready = text.done ? undefined : JSON.parse(new TextDecoder().decode(text.value).trim().split("\n")[0]!);
+    if (!ready?.socket) return { code: await proc.exited, stderr: await new Response(proc.stderr as ReadableStream).text() };
     return { proc, socket: ready.socket, tokenFile: ready.tokenFile, stderr: () => new Response(proc.stderr as ReadableStream).text() };
   }
 

@@ -1,18 +1,12 @@
 /**
  * The runtime edge: no file in src/ outside src/runtime/ uses a Bun- or Deno-only API (`Bun.*`,
- * `bun:*`, `Deno.*`); they go through src/runtime/, picked by feature detection. PENDING lists the
- * files still being converted; the test also fails when one of them no longer needs its place
- * there, so the list only shrinks.
+ * `bun:*`, `Deno.*`); they go through src/runtime/, picked by feature detection.
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "../..");
-
-const PENDING = new Set([
-  "src/daemon/server.ts",
-]);
 
 /** Source with comments removed (block comments, and line comments not after a `:` as in URLs). */
 export function stripComments(source: string): string {
@@ -64,16 +58,10 @@ describe("src/ outside src/runtime/", () => {
     .map((p) => relative(root, p))
     .filter((p) => !p.startsWith("src/runtime/"));
 
-  test("uses no Bun- or Deno-only API (except the files still pending)", () => {
+  test("uses no Bun- or Deno-only API", () => {
     const offenders = files
-      .filter((f) => !PENDING.has(f))
       .map((f) => ({ file: f, uses: runtimeUses(readFileSync(join(root, f), "utf8")) }))
       .filter((o) => o.uses.length > 0);
     expect(offenders).toEqual([]);
-  });
-
-  test("every PENDING file exists and still needs its exemption (remove it from the list once converted)", () => {
-    const stale = [...PENDING].filter((f) => !files.includes(f) || runtimeUses(readFileSync(join(root, f), "utf8")).length === 0);
-    expect(stale).toEqual([]);
   });
 });

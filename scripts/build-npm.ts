@@ -9,11 +9,13 @@
  * and every exit code turns into 1. test/portability checks the built output for both.
  */
 import { $ } from "bun";
+import { defineArgs, expectedVersionLine, gitCommit } from "./build-info.ts";
 
 const out = "dist/npm";
-const pkg = await Bun.file("package.json").json();
+// `--version` says `0.1.0 (commit <12 hex>, npm)`: one build for every platform Node and Deno run on.
+const info = { commit: gitCommit(), target: "npm" };
 await $`rm -rf ${out}`;
-await $`${process.execPath} build src/bin.ts src/index.ts --target=node --format=esm --splitting --minify-syntax --minify-whitespace --sourcemap=none --outdir ${out} --chunk-naming ${"chunks/[name]-[hash].[ext]"}`.quiet();
+await $`${process.execPath} build src/bin.ts src/index.ts ${defineArgs(info)} --target=node --format=esm --splitting --minify-syntax --minify-whitespace --sourcemap=none --outdir ${out} --chunk-naming ${"chunks/[name]-[hash].[ext]"}`.quiet();
 const bin = `${out}/bin.js`;
 await Bun.write(bin, `#!/usr/bin/env node\n${await Bun.file(bin).text()}`);
 await $`chmod 755 ${bin}`;
@@ -21,9 +23,9 @@ await $`${process.execPath} x tsc -p tsconfig.npm.json`;
 // Run it once, as the binary's build does, where there is a node to run it with.
 const node = Bun.which("node");
 if (node) {
-  const version = (await $`${node} ${bin} --version`.text()).trim().split(/\s/)[0];
-  if (version !== pkg.version) {
-    console.error(`build check failed: node ${bin} --version printed "${version}", expected "${pkg.version}"`);
+  const version = (await $`${node} ${bin} --version`.text()).trim();
+  if (version !== expectedVersionLine(info)) {
+    console.error(`build check failed: node ${bin} --version printed "${version}", expected "${expectedVersionLine(info)}"`);
     process.exit(1);
   }
 }

@@ -8,17 +8,26 @@
  *    refresh and write back, as the clients in the issue do (persisting `refresh_token ?? ""`).
  * 3. Fast path: `oauth token` on a fresh credential vs `cat` of the same file (and `--version`,
  *    the binary's own start-up floor), medians over interleaved runs.
+ * 4. Refresh requests per hour for 5-minute tokens (Keycloak's default), an hour on a fake clock:
+ *    the daemon's timer, and `oauth token` called once a second. Beside it, the same scenarios
+ *    with the previous version's code (BASELINE_SRC: its src/ directory).
+ * 5. Through the binaries: 20-second tokens, `oauth token` once a second for 20 s, this binary and
+ *    the previous one (BASELINE_BIN) side by side on the same server; and the storm with BASELINE_BIN.
  *
- * Run: ./node_modules/.bin/bun scripts/build.ts && ./node_modules/.bin/bun scripts/bench/oauth.ts
+ * Run: ./node_modules/.bin/bun scripts/build.ts && BASELINE_SRC=../prev/src BASELINE_BIN=../prev/dist/tokenctl \
+ *      ./node_modules/.bin/bun scripts/bench/oauth.ts
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLIENT_ID, loginGrant, startOidc } from "../../test/support/oidc.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
+import { refreshesPerHour } from "./oauth-hour.ts";
 
 const BIN = join(import.meta.dir, "..", "..", "dist", "tokenctl");
 const N = Number(process.env.BENCH_PROCS ?? 64);
+const BASELINE_BIN = process.env.BASELINE_BIN;
+const BASELINE_SRC = process.env.BASELINE_SRC;
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 
 const oidc = await startOidc({ accessTokenTtl: 3600 });
@@ -27,7 +36,7 @@ const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_CONFIG_HOME: join(dir
 
 /** A fresh grant at the server (login through the dev interactions). */
 async function grant() {
-  const profile = resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid", store: "file" }, {}, () => ({}));
+  const profile = resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid offline_access", store: "file" }, {}, () => ({}));
   return (await loginGrant(oidc, profile)).grant;
 }
 
@@ -59,6 +68,18 @@ const lockedRefreshes = oidc.counts.refresh - before.refresh;
 const lockedFailures = locked.filter((r) => r.code !== 0).length;
 const lockedTokens = new Set(locked.filter((r) => r.code === 0).map((r) => r.stdout.trim()));
 const lockedEnd = JSON.parse(readFileSync(lockedFile, "utf8")).agent;
+
+// 1b. The same storm with the previous binary, on the same server.
+let baseStorm: { refreshes: number; failures: number; ms: number } | undefined;
+if (BASELINE_BIN) {
+  const file = join(dir, "baseline-storm.json");
+  const g = await grant();
+  writeStore(file, g.accessToken, g.refreshToken!, Date.now() - 1000);
+  const b = { ...oidc.counts };
+  const t = performance.now();
+  const runs = await spawnAll(Array.from({ length: N }, () => [BASELINE_BIN, "oauth", "token", "--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--store", `file:${file}#agent`]));
+  baseStorm = { refreshes: oidc.counts.refresh - b.refresh, failures: runs.filter((r) => r.code !== 0).length, ms: performance.now() - t };
+}
 
 // 2. The lock-free shape: read, refresh, write, no lock; losers persist `refresh_token ?? ""`.
 const freeFile = join(dir, "lockfree.json");
@@ -114,6 +135,31 @@ const median = (xs: number[]) => {
 };
 const m = { token: median(samples.token), cat: median(samples.cat), version: median(samples.version) };
 
+// 4. An hour of 5-minute tokens on a fake clock.
+const hour = await refreshesPerHour(BASELINE_SRC);
+
+// 5. 20-second tokens, oauth token once a second for 20 s, through both binaries at once.
+const short = await startOidc({ accessTokenTtl: 20 });
+async function perSecond(bin: string | undefined, name: string): Promise<number | undefined> {
+  if (!bin) return undefined;
+  const file = join(dir, `${name}.json`);
+  const profile = resolveProfile({ issuer: short.issuer, clientId: CLIENT_ID, scope: "openid offline_access", store: "file" }, {}, () => ({}));
+  const g = (await loginGrant(short, profile)).grant;
+  const doc = { agent: { accessToken: g.accessToken, refreshToken: g.refreshToken, expiresAt: Date.now() + 20_000, lifetimeMs: 20_000, scopes: ["openid"] } };
+  writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+  let refreshed = 0;
+  for (let i = 0; i < 20; i++) {
+    const next = Date.now() + 1000;
+    const [r] = await spawnAll([[bin, "oauth", "token", "--json", "--issuer", short.issuer, "--client-id", CLIENT_ID, "--store", `file:${file}#agent`]]);
+    if (r!.code !== 0) throw new Error(`${name}: oauth token failed: ${r!.stderr}`);
+    if (JSON.parse(r!.stdout).source === "refreshed") refreshed++;
+    await Bun.sleep(Math.max(0, next - Date.now()));
+  }
+  return refreshed;
+}
+const [perSecondNew, perSecondOld] = await Promise.all([perSecond(BIN, "per-second-new"), perSecond(BASELINE_BIN, "per-second-old")]);
+await short.close();
+
 await oidc.close();
 rmSync(dir, { recursive: true, force: true });
 
@@ -126,6 +172,7 @@ console.log(`  failed processes:               ${lockedFailures}   (must be 0)`)
 console.log(`  distinct tokens printed:        ${lockedTokens.size}   (must be 1; equals the stored one: ${lockedTokens.has(lockedEnd.accessToken)})`);
 console.log(`  refresh token left in the file: ${lockedEnd.refreshToken ? "present" : "EMPTY"}`);
 console.log(`  wall time for all ${N}:          ${f(lockedMs)} ms`);
+if (baseStorm) console.log(`previous binary, same storm:       ${baseStorm.refreshes} refresh request(s), ${baseStorm.failures} failed, ${f(baseStorm.ms)} ms`);
 console.log(``);
 console.log(`lock-free read/refresh/write (the shape from the issue), same server:`);
 console.log(`  refresh requests at the server: ${freeRefreshes}`);
@@ -138,5 +185,11 @@ console.log(`fast path, fresh credential, median of ${RUNS} interleaved runs:`);
 console.log(`  tokenctl oauth token:  ${f(m.token)} ms   (target <= 10 ms)`);
 console.log(`  cat <same file>:       ${f(m.cat)} ms   ratio ${f(m.token / m.cat)}x`);
 console.log(`  tokenctl --version:    ${f(m.version)} ms   (the binary's start-up floor; oauth token costs ${f(m.token - m.version)} ms over it)`);
+console.log(``);
+const cell = (n: number | undefined) => (n === undefined ? "—" : String(n));
+console.log(`refresh requests per hour, 5-minute tokens (an hour on a fake clock): this version / previous (ratio)`);
+console.log(`  daemon holding the profile:      ${hour.daemon} / ${cell(hour.baseline?.daemon)}${hour.baseline ? `   (${f(hour.baseline.daemon / hour.daemon)}x fewer)` : ""}`);
+console.log(`  oauth token once a second:       ${hour.perSecond} / ${cell(hour.baseline?.perSecond)}${hour.baseline ? `   (${f(hour.baseline.perSecond / hour.perSecond)}x fewer)` : ""}`);
+console.log(`20-second tokens, oauth token once a second for 20 s, real binaries: ${cell(perSecondNew)} refresh(es) / previous binary ${cell(perSecondOld)}`);
 const ok = lockedRefreshes === 1 && lockedFailures === 0 && lockedTokens.size === 1;
 process.exit(ok ? 0 : 1);

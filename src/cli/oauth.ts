@@ -1,4 +1,4 @@
-/** `tokenctl oauth login|token|status|logout`: thin wrappers over src/oauth. */
+/** `tokenctl oauth token|status|logout` (login: oauth-login.ts): thin wrappers over src/oauth. */
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
@@ -6,7 +6,7 @@ import { resolveProfile, type Profile } from "../oauth/config.ts";
 import { parseDuration } from "../duration.ts";
 
 /** The variables every oauth command reads. */
-const OAUTH_ENV = [
+export const OAUTH_ENV = [
   ENV.config,
   "XDG_STATE_HOME — base of the keychain store's lock files (default ~/.local/state)",
   "DBUS_SESSION_BUS_ADDRESS — the Secret Service (keychain) on Linux; without it the file store is used",
@@ -50,87 +50,32 @@ export function warnFallback(fallback: { reason: string } | undefined, path: str
   if (fallback) log().warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
 }
 
-const login = defineCommand({
-  meta: helpMeta({
-    name: "login",
-    description: "Log in with the browser (authorization code + PKCE) and store the credential",
-    env: OAUTH_ENV,
-    examples: ["tokenctl oauth login --profile work", "tokenctl oauth login --issuer https://auth.example.com --client-id tokenctl --scope 'openid offline_access' --no-browser"],
-  }),
-  args: {
-    ...oauthArgs,
-    browser: { type: "boolean", default: true, description: "Open a browser (--no-browser: print the URL only)" },
-    ...commonArgs,
-  },
-  async run({ args }) {
-    const profile = profileFrom(args);
-    const timeoutMs = parseDuration(args.timeout ?? "5m", "--timeout");
-    const { resolveServer } = await import("../oauth/protocol.ts");
-    const { login: runLogin, saveLocked } = await import("../oauth/login.ts");
-    const { openStore, defaultFileStore } = await import("../oauth/store.ts");
-    const server = await resolveServer(profile, { need: "authorize", signal: AbortSignal.timeout(30_000) });
-    const interactive = Boolean(process.stderr.isTTY);
-    const { spinner } = await import("@clack/prompts");
-    const spin = interactive ? spinner({ output: process.stderr }) : undefined;
-    const record = await runLogin({
-      server,
-      scopes: profile.scopes,
-      timeoutMs,
-      openUrl: async (url) => {
-        log().info(`Open this URL to log in:\n\n  ${url}\n`);
-        if (args.browser) openBrowser(url);
-        spin?.start("Waiting for the login to finish in the browser");
-      },
-    }).finally(() => spin?.stop());
-    const { store, fallback } = await openStore({ spec: profile.storeSpec, profile: profile.name, preferKeychain: true });
-    warnFallback(fallback, store.description);
-    await saveLocked(store, record, 10_000);
-    // A keychain login supersedes a record an earlier fallback left in the file store.
-    if (store.kind === "keychain") {
-      const { removeLocked } = await import("../oauth/login.ts");
-      await removeLocked(defaultFileStore(profile.name), 10_000);
-    }
-    const expiresAt = new Date(record.expiresAt).toISOString();
-    if (args.json) printJson({ profile: profile.name, store: store.description, expiresAt, scopes: record.scopes, refreshable: Boolean(record.refreshToken) });
-    else log().success(`Logged in (profile ${profile.name}); credential in ${store.description}, access token valid until ${expiresAt}`);
-  },
-});
-
-/** Start the platform's URL opener, if it has one; never fail the login over it. */
-function openBrowser(url: string): void {
-  const opener = process.platform === "darwin" ? "open" : process.platform === "win32" ? undefined : "xdg-open";
-  const path = opener ? Bun.which(opener) : undefined;
-  if (!path) return;
-  try {
-    // The URL goes in argv: it holds no secret (the PKCE verifier stays here, state is public).
-    const child = Bun.spawn([path, url], { stdio: ["ignore", "ignore", "ignore"] });
-    child.unref();
-  } catch {
-    // No browser after all: the URL is already printed above.
-  }
+/** Flags that redefine the profile make it one the daemon (which knows config.json names) does not know. */
+function redefines(args: ProfileArgValues): boolean {
+  return Boolean(args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store);
 }
 
-/**
- * A token valid for minValidMs: from the daemon when one answers (and no flag redefines the profile,
- * since the daemon knows profiles by their config.json name), else through the locked refresh here.
- */
+/** `oauth token` and `exec --oauth`: the token, with the fallback and expiry warnings on stderr. */
 export async function obtainToken(
   args: ProfileArgValues & { socket?: string; "token-file"?: string },
   profile: Profile,
-  minValidMs: number,
+  minValidMs: number | undefined,
   timeoutMs: number,
 ): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
-  const redefined = args.issuer || args["client-id"] || args["token-endpoint"] || args.scope !== undefined || args.store;
-  if (!redefined) {
-    const { tokenFromDaemon } = await import("../oauth/daemon-client.ts");
-    const viaDaemon = await tokenFromDaemon({ profile: profile.name, minValidMs, timeoutMs, socket: args.socket, tokenFile: args["token-file"] });
-    if (viaDaemon) return { ...viaDaemon, scopes: profile.scopes, source: "daemon" };
-  }
-  const { tokenFor } = await import("../oauth/token.ts");
-  const got = await tokenFor({ profile, minValidMs, timeoutMs });
-  warnFallback(got.fallback, got.store.description);
+  const redefined = redefines(args);
+  const { obtainToken: obtain } = await import("../oauth/token.ts");
+  const { selfCommand } = await import("../oauth/detached.ts");
+  const got = await obtain({
+    profile,
+    minValidMs,
+    timeoutMs,
+    daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] },
+    // No daemon: the refresh runs in a detached helper, so killing this process never loses the grant.
+    detached: { command: selfCommand() },
+  });
+  if (got.store) warnFallback(got.fallback, got.store.description);
   if (got.warning) log().warn(got.warning);
-  return { accessToken: got.record.accessToken, expiresAt: got.record.expiresAt, scopes: got.record.scopes, source: got.source };
+  return { accessToken: got.accessToken, expiresAt: got.expiresAt, scopes: got.scopes, source: got.source };
 }
 
 export const token = defineCommand({
@@ -142,13 +87,13 @@ export const token = defineCommand({
   }),
   args: {
     ...oauthArgs,
-    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default 5m)" },
+    "min-valid": { type: "string", valueHint: "duration", description: "Refresh when the token expires within this (default: 5m, or half the token's lifetime when shorter)" },
     ...daemonClientArgs,
     ...commonArgs,
   },
   async run({ args }) {
     const profile = profileFrom(args);
-    const minValidMs = parseDuration(args["min-valid"] ?? "5m", "--min-valid");
+    const minValidMs = args["min-valid"] === undefined ? undefined : parseDuration(args["min-valid"], "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
     const got = await obtainToken(args, profile, minValidMs, timeoutMs);
     if (args.json) printJson({ accessToken: got.accessToken, expiresAt: new Date(got.expiresAt).toISOString(), scopes: got.scopes, source: got.source });
@@ -166,8 +111,8 @@ const status = defineCommand({
   args: { ...oauthArgs, ...commonArgs },
   async run({ args }) {
     const profile = profileFrom(args);
-    const { openStore } = await import("../oauth/store.ts");
-    const { store, fallback } = await openStore({ spec: profile.storeSpec, profile: profile.name });
+    const { chooseStore } = await import("../oauth/store.ts");
+    const { store, fallback } = await chooseStore({ spec: profile.storeSpec, profile: profile.name });
     warnFallback(fallback, store.description);
     const record = await store.read();
     const now = Date.now();
@@ -208,32 +153,16 @@ const logout = defineCommand({
     env: OAUTH_ENV,
     examples: ["tokenctl oauth logout --profile work"],
   }),
-  args: { ...oauthArgs, ...commonArgs },
+  args: { ...oauthArgs, ...daemonClientArgs, ...commonArgs },
   async run({ args }) {
     const profile = profileFrom(args);
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
-    const { openStore } = await import("../oauth/store.ts");
-    const { removeLocked } = await import("../oauth/login.ts");
-    const { NotFoundError } = await import("../errors.ts");
-    const { store } = await openStore({ spec: profile.storeSpec, profile: profile.name });
-    const record = await store.read();
-    if (!record) throw new NotFoundError(`No OAuth credential for profile "${profile.name}" in ${store.description}; nothing to log out`);
-    let revoked = false;
-    let revokeError: string | undefined;
-    try {
-      const { resolveServer, revoke } = await import("../oauth/protocol.ts");
-      const server = await resolveServer(profile, { need: "revoke", signal: AbortSignal.timeout(timeoutMs) });
-      // Revoking the refresh token ends the grant (RFC 7009 §2.1); the access token goes with it.
-      revoked = record.refreshToken
-        ? await revoke(server, record.refreshToken, "refresh_token", AbortSignal.timeout(timeoutMs))
-        : await revoke(server, record.accessToken, "access_token", AbortSignal.timeout(timeoutMs));
-    } catch (e) {
-      revokeError = e instanceof Error ? e.message : String(e);
-    }
-    await removeLocked(store, timeoutMs);
-    if (revokeError) log().warn(`Could not revoke at the server (${revokeError}); the token stays valid there until it expires`);
-    if (args.json) printJson({ profile: profile.name, store: store.description, revoked, deleted: true });
-    else log().success(`Logged out (profile ${profile.name}): ${revoked ? "revoked at the server and " : ""}deleted from ${store.description}`);
+    const { logout: runLogout } = await import("../oauth/logout.ts");
+    // The daemon knows profiles by their config.json name only: flags that redefine one are not its.
+    const r = await runLogout({ profile, timeoutMs, daemon: redefines(args) ? false : { socket: args.socket, tokenFile: args["token-file"] } });
+    if (r.revokeError) log().warn(`Could not revoke at the server (${r.revokeError}); the token stays valid there until it expires`);
+    if (args.json) printJson({ profile: profile.name, store: r.store, revoked: r.revoked, deleted: true, daemonForgot: r.daemonForgot });
+    else log().success(`Logged out (profile ${profile.name}): ${r.revoked ? "revoked at the server and " : ""}deleted from ${r.store}${r.daemonForgot ? "; the daemon forgot it" : ""}`);
   },
 });
 
@@ -244,5 +173,6 @@ export default defineCommand({
     env: OAUTH_ENV,
     examples: ["tokenctl oauth login --profile work", "tokenctl oauth token --profile work"],
   }),
-  subCommands: { login, token, status, logout },
+  // login lives in its own file: it is big (browser, device flow, profile writing) and token must not load it.
+  subCommands: { login: () => import("./oauth-login.ts").then((m) => m.default), token, status, logout },
 });

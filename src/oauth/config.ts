@@ -3,7 +3,7 @@
  * `oauth.profiles.<name>`, overridden by flags so a script needs no config file at all.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { UsageError, errnoCode } from "../errors.ts";
 import { configDir, type Env } from "../fs/paths.ts";
 import { parseStoreSpec, type StoreSpec } from "./store.ts";
@@ -13,9 +13,15 @@ export interface ProfileSettings {
   authorizationEndpoint?: string;
   tokenEndpoint?: string;
   revocationEndpoint?: string;
+  /** RFC 8628 device authorization endpoint, for servers without discovery (GitHub). */
+  deviceAuthorizationEndpoint?: string;
   clientId?: string;
   scopes?: string[];
   store?: string;
+  /** Extra parameters for the authorization request (Google: `access_type: offline`). */
+  authorizationParams?: Record<string, string>;
+  /** The `prompt` to send, overriding `consent` (sent when the scopes hold offline_access). */
+  prompt?: string;
 }
 
 export interface Profile extends ProfileSettings {
@@ -38,7 +44,19 @@ export interface ProfileFlags {
 export const DEFAULT_PROFILE = "default";
 export const DEFAULT_STORE = "keychain";
 
-const FIELDS = ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint", "clientId", "scopes", "store"] as const;
+const FIELDS = [
+  "issuer",
+  "authorizationEndpoint",
+  "tokenEndpoint",
+  "revocationEndpoint",
+  "deviceAuthorizationEndpoint",
+  "clientId",
+  "scopes",
+  "store",
+  "authorizationParams",
+  "prompt",
+] as const;
+const URL_FIELDS = ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint", "deviceAuthorizationEndpoint"] as const;
 
 /** Path of the config file. */
 export function configPath(env?: Env): string {
@@ -85,6 +103,11 @@ export function parseProfiles(text: string, path: string): Record<string, Profil
         if (typeof v === "string") p.scopes = splitScope(v);
         else if (Array.isArray(v) && v.every((s) => typeof s === "string")) p.scopes = v as string[];
         else throw new UsageError(`${at}.scopes: expected an array of strings or a space-separated string`);
+      } else if (k === "authorizationParams") {
+        if (!isObj(v) || !Object.values(v).every((s) => typeof s === "string"))
+          throw new UsageError(`${at}.authorizationParams: expected an object of strings, e.g. {"access_type": "offline"}`);
+        // No prototype, so a parameter named "__proto__" is a parameter.
+        p.authorizationParams = Object.assign(Object.create(null), v) as Record<string, string>;
       } else {
         if (typeof v !== "string" || v === "") throw new UsageError(`${at}.${k}: expected a non-empty string`);
         (p as Record<string, string>)[k] = v;
@@ -99,10 +122,56 @@ export function parseProfiles(text: string, path: string): Record<string, Profil
         throw e;
       }
     }
-    for (const k of ["issuer", "authorizationEndpoint", "tokenEndpoint", "revocationEndpoint"] as const) if (p[k]) checkUrl(p[k]!, `${at}.${k}`);
+    for (const k of URL_FIELDS) if (p[k]) checkUrl(p[k]!, `${at}.${k}`);
     out[name] = p;
   }
   return out;
+}
+
+/** The profile fields a login takes by flag, and so remembers in config.json. */
+export type RememberedFields = Pick<ProfileSettings, "issuer" | "clientId" | "tokenEndpoint" | "scopes" | "store">;
+
+/**
+ * Write `fields` into profile `name` in config.json (created 0600 in a 0700 dir when missing),
+ * atomically and under `config.json.lock`. Every other profile, field and top-level member keeps
+ * its value. Returns the fields that changed; when none did, nothing is written.
+ */
+export async function saveProfile(path: string, name: string, fields: RememberedFields, lockTimeoutMs = 10_000): Promise<string[]> {
+  // Loaded here: the commands that only read profiles (oauth token) must not pay for them.
+  const [{ lock }, { ensurePrivateDir, writeSecretFile }, { setMember }] = await Promise.all([
+    import("../fs/lock.ts"),
+    import("../fs/secure.ts"),
+    import("./json-object.ts"),
+  ]);
+  ensurePrivateDir(dirname(path));
+  const held = await lock(`${path}.lock`, lockTimeoutMs);
+  try {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw new UsageError(`Could not read ${path} (${errnoCode(e) ?? "unknown error"})`, { cause: e });
+      text = "{}\n";
+    }
+    const profiles = parseProfiles(text, path); // never rewrite a file we cannot read
+    const current: ProfileSettings = (Object.hasOwn(profiles, name) ? profiles[name] : undefined) ?? {};
+    const changed = (Object.keys(fields) as (keyof RememberedFields)[]).filter(
+      (k) => fields[k] !== undefined && JSON.stringify(fields[k]) !== JSON.stringify(current[k]),
+    );
+    if (changed.length === 0) return [];
+    const doc = JSON.parse(text) as Record<string, unknown>;
+    const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+    const oauth = isObj(doc.oauth) ? doc.oauth : {};
+    const all = isObj(oauth.profiles) ? oauth.profiles : {};
+    const mine = Object.hasOwn(all, name) && isObj(all[name]) ? all[name] : {};
+    const update = Object.fromEntries(changed.map((k) => [k, fields[k]]));
+    // Computed keys define own properties, so a profile named "__proto__" stays a profile.
+    const next = { ...oauth, profiles: { ...all, [name]: { ...mine, ...update } } };
+    writeSecretFile(path, setMember(text, "oauth", next));
+    return changed;
+  } finally {
+    held.release();
+  }
 }
 
 const splitScope = (s: string) => s.split(/\s+/).filter(Boolean);

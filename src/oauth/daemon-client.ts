@@ -1,9 +1,10 @@
 /**
- * `oauth token` asks the daemon first when one answers: it holds the profile in memory and keeps
- * it fresh. No daemon (no socket), or one without the OAuth extension, means the caller does the
- * locked refresh itself; so this never fails a command, it only reports "not here".
+ * `oauth token` asks the daemon first when one answers: it holds the profile and keeps it fresh;
+ * `oauth logout` tells it to forget the profile. No daemon (no socket), or one without the OAuth
+ * extension, means "not here": these never fail a command.
  */
 import { existsSync } from "node:fs";
+import type { Message } from "../daemon/extension.ts";
 import { resolveDaemonPaths } from "../daemon/paths.ts";
 
 export interface DaemonToken {
@@ -11,31 +12,48 @@ export interface DaemonToken {
   expiresAt: number;
 }
 
-/** The token from the daemon, or undefined when no daemon with the OAuth extension answers. */
-export async function tokenFromDaemon(o: {
-  profile: string;
-  minValidMs: number;
+interface Where {
   socket?: string;
   tokenFile?: string;
-  /** For the daemon's answer, which may include its own refresh (default 30 s). */
-  timeoutMs?: number;
-}): Promise<DaemonToken | undefined> {
-  const paths = resolveDaemonPaths({ socket: o.socket, tokenFile: o.tokenFile });
+}
+
+/** One request to the daemon; undefined when none answers or it answers with an error. */
+async function callDaemon(where: Where, type: string, body: Message, timeoutMs: number): Promise<Message | undefined> {
+  const paths = resolveDaemonPaths({ socket: where.socket, tokenFile: where.tokenFile });
   // No socket file: no daemon. A stat, so the no-daemon case costs nothing measurable.
   if (!existsSync(paths.socketPath)) return undefined;
   const { connectDaemon } = await import("../daemon/client.ts");
   let client: Awaited<ReturnType<typeof connectDaemon>> | undefined;
   try {
     client = await connectDaemon({ socketPath: paths.socketPath, tokenFile: paths.tokenFile, timeoutMs: 2000 });
-    const r = await client.call("oauth.token", { profile: o.profile, minValidMs: o.minValidMs }, { timeoutMs: o.timeoutMs ?? 30_000 });
-    if (typeof r.accessToken !== "string" || typeof r.expiresAt !== "number") return undefined;
-    if (r.expiresAt - Date.now() < o.minValidMs) return undefined;
-    return { accessToken: r.accessToken, expiresAt: r.expiresAt };
+    return await client.call(type, body, { timeoutMs });
   } catch {
-    // Not running, stale socket, no OAuth extension, or the daemon's refresh failed: do it here,
-    // where the failure (if any) is reported with its own exit code and hint.
+    // Not running, stale socket, no OAuth extension, or the daemon's refresh failed: the caller
+    // does it here, where the failure (if any) is reported with its own exit code and hint.
     return undefined;
   } finally {
     client?.close();
   }
+}
+
+/** The token from the daemon, or undefined when no daemon with the OAuth extension answers. */
+export async function tokenFromDaemon(
+  o: Where & {
+    profile: string;
+    /** Undefined: the daemon applies the default rule, min(5 min, half the token's lifetime). */
+    minValidMs?: number;
+    /** For the daemon's answer, which may include its own refresh (default 30 s). */
+    timeoutMs?: number;
+  },
+): Promise<DaemonToken | undefined> {
+  const r = await callDaemon(o, "oauth.token", { profile: o.profile, ...(o.minValidMs !== undefined ? { minValidMs: o.minValidMs } : {}) }, o.timeoutMs ?? 30_000);
+  if (typeof r?.accessToken !== "string" || typeof r.expiresAt !== "number") return undefined;
+  if (r.expiresAt - Date.now() < (o.minValidMs ?? 0)) return undefined;
+  return { accessToken: r.accessToken, expiresAt: r.expiresAt };
+}
+
+/** Tell a running daemon to forget `profile` (after a logout); false when none answered. */
+export async function forgetInDaemon(o: Where & { profile: string }): Promise<boolean> {
+  // Without an answer the daemon still re-reads the store on its next request.
+  return (await callDaemon(o, "oauth.forget", { profile: o.profile }, 5000))?.profile === o.profile;
 }

@@ -8,6 +8,7 @@ import { AuthRefusedError, UsageError } from "../errors.ts";
 import { checkUrl, isLoopback, type Profile } from "./config.ts";
 import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
 import type { RefreshFn } from "./refresh.ts";
+import { redactServerText, safeErrorCode } from "./redact.ts";
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -99,27 +100,34 @@ async function discover(issuer: URL, o: ResolveOptions): Promise<oauth.Authoriza
   });
 }
 
-/** Sort a failed request or response into OAuthServerError / TransientError / other. */
-function classify(e: unknown, what: string): Error {
+/**
+ * Sort a failed request or response into OAuthServerError / TransientError / other. Every text the
+ * server sent goes through redactServerText with the secrets of this request (redact.ts); the raw
+ * oauth4webapi error, which holds the whole body, is not kept as the cause.
+ */
+function classify(e: unknown, what: string, secrets: readonly (string | undefined)[]): Error {
+  const text = (t: string) => redactServerText(t, secrets);
   if (e instanceof oauth.ResponseBodyError) {
-    if (e.status >= 500) return new TransientError(`${what}: HTTP ${e.status} (${e.error})`, { cause: e });
-    return new OAuthServerError(e.error, e.status, `${what} was refused: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`, { cause: e });
+    const code = safeErrorCode(e.error);
+    if (e.status >= 500) return new TransientError(`${what}: HTTP ${e.status} (${code})`);
+    const desc = typeof e.error_description === "string" && e.error_description ? ` (${text(e.error_description)})` : "";
+    return new OAuthServerError(code, e.status, `${what} was refused: ${code}${desc}`);
   }
   if (e instanceof oauth.WWWAuthenticateChallengeError) {
-    const error = e.cause[0]?.parameters.error ?? "invalid_client";
-    return new OAuthServerError(error, e.status, `${what} was refused with HTTP ${e.status} (${error})`, { cause: e });
+    const error = safeErrorCode(e.cause[0]?.parameters.error ?? "invalid_client");
+    return new OAuthServerError(error, e.status, `${what} was refused with HTTP ${e.status} (${error})`);
   }
   if (e instanceof oauth.OperationProcessingError) {
     const status = e.cause instanceof Response ? e.cause.status : undefined;
-    if (status !== undefined && status >= 500) return new TransientError(`${what}: HTTP ${status}`, { cause: e });
-    return new AuthRefusedError(`${what}: unexpected response (${e.message})`, { cause: e });
+    if (status !== undefined && status >= 500) return new TransientError(`${what}: HTTP ${status}`);
+    return new AuthRefusedError(`${what}: unexpected response (${text(e.message)})`);
   }
-  return transient(e, what);
+  return transient(e, what, secrets);
 }
 
-function transient(e: unknown, what: string): Error {
+function transient(e: unknown, what: string, secrets: readonly (string | undefined)[] = []): Error {
   if (e instanceof UsageError) return e;
-  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : e.message) : String(e);
+  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : redactServerText(e.message, secrets)) : "failed";
   return new TransientError(`${what} failed: ${reason}`, { cause: e });
 }
 
@@ -130,13 +138,13 @@ export function refresher(server: Server): RefreshFn {
     try {
       response = await oauth.refreshTokenGrantRequest(server.as, server.client, oauth.None(), refreshToken, server.http(signal));
     } catch (e) {
-      throw classify(e, "The refresh request");
+      throw classify(e, "The refresh request", [refreshToken]);
     }
     if (response.status >= 500) throw new TransientError(`The token endpoint answered HTTP ${response.status}`);
     try {
       return grantOf(await oauth.processRefreshTokenResponse(server.as, server.client, response));
     } catch (e) {
-      throw classify(e, "The refresh request");
+      throw classify(e, "The refresh request", [refreshToken]);
     }
   };
 }
@@ -158,8 +166,8 @@ export interface AuthorizationRequest {
   redirectUri: string;
 }
 
-/** Build an authorization URL with PKCE S256 and a random state. */
-export async function authorizationRequest(server: Server, redirectUri: string, scopes: string[]): Promise<AuthorizationRequest> {
+/** Build an authorization URL with PKCE S256 and a random state; `extra` adds parameters (prompt …). */
+export async function authorizationRequest(server: Server, redirectUri: string, scopes: string[], extra: Record<string, string> = {}): Promise<AuthorizationRequest> {
   const codeVerifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const url = new URL(server.as.authorization_endpoint!);
@@ -170,6 +178,8 @@ export async function authorizationRequest(server: Server, redirectUri: string, 
   url.searchParams.set("code_challenge_method", "S256");
   url.searchParams.set("state", state);
   if (scopes.length) url.searchParams.set("scope", scopes.join(" "));
+  // Ours win: a profile's parameters must not replace the PKCE challenge, state or redirect.
+  for (const [k, v] of Object.entries(extra)) if (!url.searchParams.has(k)) url.searchParams.set(k, v);
   return { url, state, codeVerifier, redirectUri };
 }
 
@@ -184,30 +194,31 @@ export async function exchangeCode(server: Server, req: AuthorizationRequest, ca
   try {
     params = oauth.validateAuthResponse(server.as, server.client, callback.searchParams, req.state);
   } catch (e) {
-    if (e instanceof oauth.AuthorizationResponseError)
-      throw new AuthorizationDeniedError(`The authorization server refused the login: ${e.error}${e.error_description ? ` (${e.error_description})` : ""}`, {
-        cause: e,
+    if (e instanceof oauth.AuthorizationResponseError) {
+      const desc = e.error_description ? ` (${redactServerText(e.error_description, [req.codeVerifier, req.state])})` : "";
+      throw new AuthorizationDeniedError(`The authorization server refused the login: ${safeErrorCode(e.error)}${desc}`, {
         hint: "Run tokenctl oauth login again and approve the request",
       });
+    }
     const got = callback.searchParams.get("state");
     if (got !== req.state)
       throw new AuthRefusedError(
         got === null ? "The redirect carried no state parameter; refusing the code" : "The redirect's state does not match this login (possible cross-site request); refusing the code",
         { cause: e, hint: "Run tokenctl oauth login again, and only follow the link it prints" },
       );
-    throw new AuthRefusedError(`The redirect was not a valid authorization response: ${(e as Error).message}`, { cause: e });
+    throw new AuthRefusedError(`The redirect was not a valid authorization response: ${redactServerText((e as Error).message, [req.codeVerifier, req.state])}`);
   }
   let response: Response;
   try {
     response = await oauth.authorizationCodeGrantRequest(server.as, server.client, oauth.None(), params, req.redirectUri, req.codeVerifier, server.http(signal));
   } catch (e) {
-    throw classify(e, "The code exchange");
+    throw classify(e, "The code exchange", [params.get("code") ?? undefined, req.codeVerifier, req.state]);
   }
   if (response.status >= 500) throw new TransientError(`The token endpoint answered HTTP ${response.status}`);
   try {
     return grantOf(await oauth.processAuthorizationCodeResponse(server.as, server.client, response));
   } catch (e) {
-    throw classify(e, "The code exchange");
+    throw classify(e, "The code exchange", [params.get("code") ?? undefined, req.codeVerifier, req.state]);
   }
 }
 
@@ -218,13 +229,13 @@ export async function revoke(server: Server, token: string, hint: "refresh_token
   try {
     response = await oauth.revocationRequest(server.as, server.client, oauth.None(), token, { ...server.http(signal), additionalParameters: { token_type_hint: hint } });
   } catch (e) {
-    throw classify(e, "The revocation request");
+    throw classify(e, "The revocation request", [token]);
   }
   if (response.status >= 500) throw new TransientError(`The revocation endpoint answered HTTP ${response.status}`);
   try {
     await oauth.processRevocationResponse(response);
   } catch (e) {
-    throw classify(e, "The revocation request");
+    throw classify(e, "The revocation request", [token]);
   }
   return true;
 }

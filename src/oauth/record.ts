@@ -1,10 +1,14 @@
 /**
  * The one credential record format, in every store:
- * `{ accessToken, refreshToken, expiresAt (ms since epoch), scopes }`.
+ * `{ accessToken, refreshToken, expiresAt (ms since epoch), lifetimeMs, scopes }`.
  * The parser is strict about types and never throws anything but CredentialFormatError, whose
  * message says which field was wrong and how — never a value, since values are secrets.
  */
 import { UsageError } from "../errors.ts";
+import type { TokenGrant } from "./errors.ts";
+
+/** Used when a token response has no expires_in (RFC 6749 makes it optional). */
+export const DEFAULT_EXPIRES_IN_S = 3600;
 
 export interface OAuthRecord {
   accessToken: string;
@@ -12,6 +16,8 @@ export interface OAuthRecord {
   refreshToken?: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The access token's lifetime as issued (expires_in), in ms; absent in records written before it was kept. */
+  lifetimeMs?: number;
   scopes: string[];
 }
 
@@ -39,13 +45,15 @@ export function parseRecord(value: unknown, where: string): OAuthRecord {
     throw bad(`expected refreshToken to be a string, found ${kind(v.refreshToken)}`);
   if (typeof v.expiresAt !== "number" || !Number.isFinite(v.expiresAt) || v.expiresAt < 0)
     throw bad(`expected expiresAt to be milliseconds since the epoch (a non-negative number), found ${typeof v.expiresAt === "number" ? String(v.expiresAt) : kind(v.expiresAt)}`);
+  if (v.lifetimeMs !== undefined && (typeof v.lifetimeMs !== "number" || !Number.isFinite(v.lifetimeMs) || v.lifetimeMs <= 0))
+    throw bad(`expected lifetimeMs to be a positive number of milliseconds, found ${typeof v.lifetimeMs === "number" ? String(v.lifetimeMs) : kind(v.lifetimeMs)}`);
   let scopes: string[] = [];
   if (v.scopes !== undefined) {
     if (!Array.isArray(v.scopes) || !v.scopes.every((s) => typeof s === "string"))
       throw bad(`expected scopes to be an array of strings, found ${kind(v.scopes)}${Array.isArray(v.scopes) ? " with non-string items" : ""}`);
     scopes = v.scopes as string[];
   }
-  const record: OAuthRecord = { accessToken: v.accessToken, expiresAt: v.expiresAt, scopes };
+  const record: OAuthRecord = { accessToken: v.accessToken, expiresAt: v.expiresAt, ...(v.lifetimeMs !== undefined ? { lifetimeMs: v.lifetimeMs } : {}), scopes };
   if (typeof v.refreshToken === "string" && v.refreshToken !== "") record.refreshToken = v.refreshToken;
   return record;
 }
@@ -68,6 +76,7 @@ export function recordToJson(record: OAuthRecord): Record<string, unknown> {
     accessToken: record.accessToken,
     ...(record.refreshToken ? { refreshToken: record.refreshToken } : {}),
     expiresAt: record.expiresAt,
+    ...(record.lifetimeMs !== undefined ? { lifetimeMs: record.lifetimeMs } : {}),
     scopes: record.scopes,
   };
 }
@@ -75,4 +84,34 @@ export function recordToJson(record: OAuthRecord): Record<string, unknown> {
 /** True when the access token stays valid for at least `minValidMs` more. */
 export function isFresh(record: OAuthRecord, minValidMs: number, now: number): boolean {
   return record.expiresAt - now >= minValidMs;
+}
+
+/** Refresh this long before expiry by default (aws-vault's ExpiryWindow is 5 minutes too). */
+export const DEFAULT_MARGIN_MS = 5 * 60_000;
+
+/**
+ * How long `record` must stay valid to be used without a refresh: what the caller asked for, else
+ * the margin capped at half the token's lifetime. A 5-minute token (Keycloak's default) is then
+ * refreshed after 2.5 minutes, not on every call, and a 1-hour token 5 minutes before expiry.
+ */
+export function validityNeeded(record: Pick<OAuthRecord, "lifetimeMs">, minValidMs: number | undefined, marginMs = DEFAULT_MARGIN_MS): number {
+  if (minValidMs !== undefined) return minValidMs;
+  return record.lifetimeMs === undefined ? marginMs : Math.min(marginMs, record.lifetimeMs / 2);
+}
+
+/**
+ * The record a token response becomes, at login and at every refresh. `before` supplies what the
+ * response may leave out: the refresh token (a server that does not rotate sends none; never store
+ * an empty one) and the scopes (the requested ones at login, the stored ones at a refresh).
+ */
+export function recordFromGrant(grant: TokenGrant, at: number, before: { refreshToken?: string; scopes: string[] }): OAuthRecord {
+  const refreshToken = grant.refreshToken || before.refreshToken;
+  const lifetimeMs = (grant.expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000;
+  return {
+    accessToken: grant.accessToken,
+    ...(refreshToken ? { refreshToken } : {}),
+    expiresAt: at + lifetimeMs,
+    ...(lifetimeMs > 0 ? { lifetimeMs } : {}),
+    scopes: grant.scope ? grant.scope.split(" ").filter(Boolean) : before.scopes,
+  };
 }

@@ -10,26 +10,39 @@
  *    Failures never delete or blank the store: a loser that clears it would destroy the winner's
  *    freshly rotated token.
  */
-import { dirname } from "node:path";
+import { setTimeout as sleepMs } from "node:timers/promises";
 import { AuthRefusedError, NotFoundError, UnavailableError } from "../errors.ts";
-import { lock as flock, type FileLock } from "../fs/lock.ts";
-import { ensurePrivateDir } from "../fs/secure.ts";
+import type { FileLock } from "../fs/lock.ts";
 import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
-import { isFresh, type OAuthRecord } from "./record.ts";
+import { lockStore } from "./lock.ts";
+import { isFresh, recordFromGrant, validityNeeded, type OAuthRecord } from "./record.ts";
 import type { CredentialStore } from "./store.ts";
+
+export { DEFAULT_EXPIRES_IN_S } from "./record.ts";
 
 /** Refresh with one refresh token; throws OAuthServerError or TransientError. */
 export type RefreshFn = (refreshToken: string, signal: AbortSignal) => Promise<TokenGrant>;
 
-/** Used when a token response has no expires_in (RFC 6749 makes it optional). */
-export const DEFAULT_EXPIRES_IN_S = 3600;
+/**
+ * Who sends the refresh and writes its answer once the lock is held and a refresh is due. Default:
+ * this process. The CLI hands it to a detached helper (detached.ts) so a killed caller loses nothing.
+ */
+export type LockedRefresh = (ctx: {
+  store: CredentialStore;
+  held: FileLock;
+  current: OAuthRecord;
+  /** The refresh in this process, for when the other process cannot be started. */
+  here: () => Promise<ValidToken>;
+}) => Promise<ValidToken>;
 
 export interface GetValidTokenOptions {
   store: CredentialStore;
   /** Defaults to the store's lock path. */
   lockPath?: string;
-  /** The token must stay valid this long, else it is refreshed first. */
-  minValidMs: number;
+  /** The token must stay valid this long, else it is refreshed first; default: validityNeeded's rule. */
+  minValidMs?: number;
+  /** The default rule's margin (5 min), capped at half the token's lifetime. */
+  marginMs?: number;
   /** Overall budget for waiting on the lock and retrying the server. */
   timeoutMs: number;
   /** The protocol call (callers load oauth4webapi inside it, so the fast path never pays for it). */
@@ -39,6 +52,7 @@ export interface GetValidTokenOptions {
   now?: () => number;
   lock?: (path: string, timeoutMs: number) => Promise<FileLock>;
   sleep?: (ms: number) => Promise<void>;
+  refreshLocked?: LockedRefresh;
 }
 
 export type TokenSource =
@@ -60,31 +74,23 @@ export interface ValidToken {
 
 const loginHint = (profile: string) => (profile === "default" ? "tokenctl oauth login" : `tokenctl oauth login --profile ${profile}`);
 
-/** Return a token valid for at least `minValidMs`, refreshing under the lock when needed. */
+/** Return a token valid for at least `minValidMs` (or the default rule), refreshing under the lock when needed. */
 export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken> {
   const now = o.now ?? Date.now;
+  const fresh = (r: OAuthRecord) => isFresh(r, validityNeeded(r, o.minValidMs, o.marginMs), now());
   const first = await o.store.read();
   if (!first) throw noCredential(o);
-  if (isFresh(first, o.minValidMs, now())) return { record: first, source: "store" };
+  if (fresh(first)) return { record: first, source: "store" };
   if (!first.refreshToken) return cannotRefresh(first, o, now());
 
   const deadline = now() + o.timeoutMs;
-  const lockPath = o.lockPath ?? o.store.lockPath;
-  ensurePrivateDir(dirname(lockPath));
-  let held: FileLock;
-  try {
-    held = await (o.lock ?? flock)(lockPath, o.timeoutMs);
-  } catch (e) {
-    throw new UnavailableError(`Another process held the refresh lock ${lockPath} for over ${o.timeoutMs} ms`, {
-      cause: e,
-      hint: `See who holds it: fuser -v ${lockPath}`,
-    });
-  }
+  const held = await lockStore(o.store, o.timeoutMs, { lockPath: o.lockPath, lock: o.lock });
   try {
     const current = await o.store.read();
     if (!current) throw noCredential(o);
-    if (isFresh(current, o.minValidMs, now())) return { record: current, source: "refreshed-elsewhere" };
+    if (fresh(current)) return { record: current, source: "refreshed-elsewhere" };
     if (!current.refreshToken) return cannotRefresh(current, o, now());
+    if (o.refreshLocked) return await o.refreshLocked({ store: o.store, held, current, here: () => refreshLocked(o, current, deadline, now) });
     return await refreshLocked(o, current, deadline, now);
   } finally {
     held.release();
@@ -103,7 +109,7 @@ async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, dead
       const again = await o.store.read();
       const changed = again !== undefined && (again.accessToken !== used.accessToken || again.refreshToken !== used.refreshToken);
       if (again && changed) {
-        if (isFresh(again, o.minValidMs, now())) return { record: again, source: "rotated-outside-lock" };
+        if (isFresh(again, validityNeeded(again, o.minValidMs, o.marginMs), now())) return { record: again, source: "rotated-outside-lock" };
         // Rotated but already inside the margin: renew it once with its own refresh token.
         if (attempt === 0 && again.refreshToken && again.refreshToken !== used.refreshToken) {
           used = again;
@@ -116,13 +122,7 @@ async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, dead
         { cause: e, hint: loginHint(o.profile) },
       );
     }
-    const record: OAuthRecord = {
-      accessToken: grant.accessToken,
-      // Never write an empty or missing refresh token: keep the old one when none came back.
-      refreshToken: grant.refreshToken || used.refreshToken,
-      expiresAt: now() + (grant.expiresIn ?? DEFAULT_EXPIRES_IN_S) * 1000,
-      scopes: grant.scope ? grant.scope.split(" ").filter(Boolean) : used.scopes,
-    };
+    const record = recordFromGrant(grant, now(), used);
     await o.store.write(record);
     return { record, source: "refreshed" };
   }
@@ -130,7 +130,7 @@ async function refreshLocked(o: GetValidTokenOptions, current: OAuthRecord, dead
 
 /** Retry transient failures with capped exponential backoff until the deadline. */
 async function withRetry<T>(call: () => Promise<T>, o: GetValidTokenOptions, deadline: number, now: () => number): Promise<T> {
-  const sleep = o.sleep ?? Bun.sleep;
+  const sleep = o.sleep ?? ((ms: number) => sleepMs(ms));
   let delay = 200;
   let last: TransientError | undefined;
   for (;;) {

@@ -1,15 +1,16 @@
 /**
  * Where OAuth records live. Three kinds, one interface:
- * - `keychain`: the OS credential store through Bun.secrets (one item per profile);
+ * - `keychain`: the OS credential store through src/runtime/keychain.ts (one item per profile);
  * - `file`: $XDG_CONFIG_HOME/tokenctl/credentials.json, an object keyed by profile;
  * - `file:PATH#KEY`: the object at KEY in a JSON file other programs share (every other key kept
  *   byte for byte), or `file:PATH` for a file that is the record itself.
  * Each store names the lock file that serialises its refreshes (see refresh.ts).
  */
+import { keychain } from "../runtime/keychain.ts";
 import { join } from "node:path";
-import { NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
+import { NotFoundError, UnavailableError, UsageError } from "../errors.ts";
 import { configDir, expandHome, stateDir, type Env } from "../fs/paths.ts";
-import { ensurePrivateDir, readSecretFile, writeSecretFile } from "../fs/secure.ts";
+import { readSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { deleteMember, setMember } from "./json-object.ts";
 import { CredentialFormatError, parseRecord, parseRecordText, recordToJson, type OAuthRecord } from "./record.ts";
 
@@ -113,7 +114,7 @@ export function fileStore(path: string, key: string | undefined): CredentialStor
   };
 }
 
-/** The part of Bun.secrets we use; injectable so tests can make it fail or hang. */
+/** The part of the keychain API we use; injectable so tests can make it fail or hang. */
 export interface SecretsApi {
   get(o: { service: string; name: string }): Promise<string | null>;
   set(o: { service: string; name: string; value: string }): Promise<void>;
@@ -152,7 +153,7 @@ async function withTimeout<T>(what: string, timeoutMs: number, call: () => Promi
 
 /** A keychain store: item (service "tokenctl", name "oauth:<profile>") holding the record's JSON. */
 export function keychainStore(profile: string, options: { env?: Env; secrets?: SecretsApi; timeoutMs?: number } = {}): CredentialStore {
-  const secrets = options.secrets ?? (Bun.secrets as SecretsApi);
+  const secrets = options.secrets ?? keychain();
   const timeoutMs = options.timeoutMs ?? KEYCHAIN_TIMEOUT_MS;
   const id = { service: KEYCHAIN_SERVICE, name: `oauth:${profile}` };
   const where = `keychain item ${id.service}/${id.name}`;
@@ -176,7 +177,7 @@ export function keychainStore(profile: string, options: { env?: Env; secrets?: S
 }
 
 /** Check the keychain answers (a read of a probe item); the failure explains why it does not. */
-export async function probeKeychain(secrets: SecretsApi = Bun.secrets as SecretsApi, timeoutMs = KEYCHAIN_TIMEOUT_MS): Promise<KeychainUnavailableError | undefined> {
+export async function probeKeychain(secrets: SecretsApi = keychain(), timeoutMs = KEYCHAIN_TIMEOUT_MS): Promise<KeychainUnavailableError | undefined> {
   try {
     await withTimeout("a probe", timeoutMs, () => secrets.get({ service: KEYCHAIN_SERVICE, name: "probe" }));
     return undefined;
@@ -190,6 +191,8 @@ export interface OpenedStore {
   store: CredentialStore;
   /** Set when `keychain` was asked for but the file store is used instead: say so once. */
   fallback?: { reason: string };
+  /** Why the file store serves a `keychain` profile, for status and doctor rows. */
+  note?: "keychain fallback" | "keychain unavailable";
 }
 
 export interface OpenStoreOptions {
@@ -204,6 +207,8 @@ export interface OpenStoreOptions {
    * keychain, so a hanging keyring costs its timeout once, at login, not on every call.
    */
   preferKeychain?: boolean;
+  /** Whether the keychain answers; default: probe it (doctor passes the answer of its own probe). */
+  probe?: () => Promise<KeychainUnavailableError | undefined>;
 }
 
 /** The default file store: $XDG_CONFIG_HOME/tokenctl/credentials.json keyed by profile. */
@@ -211,25 +216,22 @@ export function defaultFileStore(profile: string, env?: Env): CredentialStore {
   return fileStore(join(configDir(env), "credentials.json"), profile);
 }
 
-/** Open the store a spec names; `keychain` falls back to `file` when no keychain answers. */
-export async function openStore(o: OpenStoreOptions): Promise<OpenedStore> {
+/**
+ * The store a profile's record really sits in, for every command, the daemon and doctor alike.
+ * `keychain` is served by the default file while that holds a record (an earlier fallback) or
+ * when the keychain does not answer; a keychain login supersedes the file record.
+ */
+export async function chooseStore(o: OpenStoreOptions): Promise<OpenedStore> {
   if (o.spec.type === "file") {
     if (o.spec.path === undefined) return { store: defaultFileStore(o.profile, o.env) };
     return { store: fileStore(expandHome(o.spec.path, o.env), o.spec.key) };
   }
   const file = defaultFileStore(o.profile, o.env);
-  if (!o.preferKeychain && (await file.read())) return { store: file };
-  const failure = await probeKeychain(o.secrets, o.keychainTimeoutMs);
-  if (failure) return { store: file, fallback: { reason: failure.message } };
-  ensureLockDir(o.env);
+  if (!o.preferKeychain && (await file.read())) return { store: file, note: "keychain fallback" };
+  const failure = await (o.probe ?? (() => probeKeychain(o.secrets, o.keychainTimeoutMs)))();
+  if (failure) return { store: file, fallback: { reason: failure.message }, note: "keychain unavailable" };
   return { store: keychainStore(o.profile, { env: o.env, secrets: o.secrets, timeoutMs: o.keychainTimeoutMs }) };
 }
 
-function ensureLockDir(env?: Env): void {
-  try {
-    ensurePrivateDir(stateDir(env));
-  } catch (e) {
-    if (e instanceof TokenctlError) throw e;
-    throw new TokenctlError(`Could not create ${stateDir(env)}`, { cause: e });
-  }
-}
+/** The former name of chooseStore, kept while callers move over. */
+export const openStore = chooseStore;

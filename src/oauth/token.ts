@@ -1,22 +1,29 @@
 /**
- * A valid access token for a profile: open its store, then the locked refresh. Used by
- * `oauth token`, `exec --oauth` and the daemon extension alike. oauth4webapi is imported only
- * when a refresh is really needed, so a fresh token costs one store read.
+ * A valid access token for a profile, wherever it comes from: the daemon when one answers (it
+ * holds the profile and keeps it fresh), else the profile's store and the locked refresh here.
+ * Used by `oauth token`, `exec --oauth` and the daemon extension alike. oauth4webapi is imported
+ * only when a refresh is really needed, so a fresh token costs one store read.
  */
 import type { Env } from "../fs/paths.ts";
 import type { Profile } from "./config.ts";
-import { getValidToken, type RefreshFn, type ValidToken } from "./refresh.ts";
-import { openStore, type CredentialStore, type SecretsApi } from "./store.ts";
+import type { FileLock } from "../fs/lock.ts";
+import { getValidToken, type LockedRefresh, type RefreshFn, type TokenSource, type ValidToken } from "./refresh.ts";
+import { chooseStore, type CredentialStore, type SecretsApi } from "./store.ts";
 import type { Fetch } from "./protocol.ts";
 
 export interface TokenForOptions {
   profile: Profile;
-  minValidMs: number;
+  /** Undefined: the default rule, min(5 min, half the token's lifetime) (see validityNeeded). */
+  minValidMs?: number;
+  /** The default rule's margin (default 5 min). */
+  marginMs?: number;
   timeoutMs: number;
   env?: Env;
   fetch?: Fetch;
   secrets?: SecretsApi;
   now?: () => number;
+  lock?: (path: string, timeoutMs: number) => Promise<FileLock>;
+  refreshLocked?: LockedRefresh;
 }
 
 export interface ProfileToken extends ValidToken {
@@ -34,16 +41,73 @@ export function profileRefresher(profile: Profile, fetchImpl?: Fetch): RefreshFn
   };
 }
 
-/** Return a token valid for `minValidMs`, refreshing under the store's lock when needed. */
+/** Return a token valid for `minValidMs` from the store, refreshing under its lock when needed. */
 export async function tokenFor(o: TokenForOptions): Promise<ProfileToken> {
-  const { store, fallback } = await openStore({ spec: o.profile.storeSpec, profile: o.profile.name, env: o.env, secrets: o.secrets });
+  const { store, fallback } = await chooseStore({ spec: o.profile.storeSpec, profile: o.profile.name, env: o.env, secrets: o.secrets });
   const result = await getValidToken({
     store,
     minValidMs: o.minValidMs,
+    marginMs: o.marginMs,
     timeoutMs: o.timeoutMs,
     profile: o.profile.name,
     refresh: profileRefresher(o.profile, o.fetch),
     now: o.now,
+    lock: o.lock,
+    refreshLocked: o.refreshLocked,
   });
   return { ...result, store, ...(fallback ? { fallback } : {}) };
+}
+
+export interface ObtainOptions extends TokenForOptions {
+  /**
+   * Ask a running daemon first, at this socket (undefined: the default one). `false` when flags
+   * redefine the profile: the daemon knows profiles only by their config.json name.
+   */
+  daemon: { socket?: string; tokenFile?: string } | false;
+  /**
+   * Run the refresh in a detached helper started with this command (see detached.ts), so a killed
+   * caller never loses a rotated grant. Undefined: refresh in this process (the daemon, libraries).
+   */
+  detached?: { command: string[] };
+}
+
+export interface ObtainedToken {
+  accessToken: string;
+  expiresAt: number;
+  scopes: string[];
+  source: TokenSource | "daemon";
+  /** The store used when no daemon answered (for the fallback message). */
+  store?: CredentialStore;
+  fallback?: { reason: string };
+  warning?: string;
+}
+
+/** A token valid for `minValidMs`: from the daemon when one answers, else through the locked refresh here. */
+export async function obtainToken(o: ObtainOptions): Promise<ObtainedToken> {
+  if (o.daemon) {
+    const { tokenFromDaemon } = await import("./daemon-client.ts");
+    const viaDaemon = await tokenFromDaemon({ profile: o.profile.name, minValidMs: o.minValidMs, timeoutMs: o.timeoutMs, socket: o.daemon.socket, tokenFile: o.daemon.tokenFile });
+    if (viaDaemon) return { ...viaDaemon, scopes: o.profile.scopes, source: "daemon" };
+  }
+  const detached = o.detached;
+  const got = await tokenFor({
+    ...o,
+    ...(detached
+      ? {
+          refreshLocked: async (ctx) => {
+            const { detachedRefresh } = await import("./detached.ts");
+            return detachedRefresh({ command: detached.command, profile: o.profile, minValidMs: o.minValidMs, marginMs: o.marginMs, timeoutMs: o.timeoutMs })(ctx);
+          },
+        }
+      : {}),
+  });
+  return {
+    accessToken: got.record.accessToken,
+    expiresAt: got.record.expiresAt,
+    scopes: got.record.scopes,
+    source: got.source,
+    store: got.store,
+    ...(got.fallback ? { fallback: got.fallback } : {}),
+    ...(got.warning ? { warning: got.warning } : {}),
+  };
 }

@@ -31,7 +31,7 @@ async function configured() {
   mkdirSync(join(dir, "config", "tokenctl"), { recursive: true });
   writeFileSync(
     join(dir, "config", "tokenctl", "config.json"),
-    JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid"], store: `file:${store}#work` } } } }),
+    JSON.stringify({ oauth: { profiles: { work: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${store}#work` } } } }),
   );
   const profile = resolveProfile({ profile: "work" }, env);
   const { grant: g } = await loginGrant(oidc, profile);

@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => oidc.close());
 
-const profile = () => resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid", store: "file" }, {}, () => ({}));
+const profile = () => resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid offline_access", store: "file" }, {}, () => ({}));
 
 /** Run a login by hand: our own tiny redirect catcher stands in for the CLI's listener. */
 async function login() {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { CredentialFormatError, isFresh, parseRecord, parseRecordText, recordToJson } from "../../src/oauth/record.ts";
+import { CredentialFormatError, isFresh, parseRecord, parseRecordText, recordFromGrant, recordToJson, validityNeeded } from "../../src/oauth/record.ts";
 
 describe("parseRecord", () => {
   test("accepts a full record", () => {
@@ -68,4 +68,33 @@ test("isFresh uses the margin", () => {
   const r = { accessToken: "a", expiresAt: 10_000, scopes: [] };
   expect(isFresh(r, 1000, 8_000)).toBe(true);
   expect(isFresh(r, 1000, 9_500)).toBe(false);
+});
+
+describe("recordFromGrant (login and refresh alike)", () => {
+  const at = 1_000_000;
+  test.each([
+    ["rotated: everything from the grant", { accessToken: "a2", refreshToken: "r2", expiresIn: 60, scope: "x y" }, { refreshToken: "r1", scopes: ["s"] }, { accessToken: "a2", refreshToken: "r2", expiresAt: at + 60_000, lifetimeMs: 60_000, scopes: ["x", "y"] }],
+    ["not rotated: the old refresh token and scopes kept", { accessToken: "a2" }, { refreshToken: "r1", scopes: ["s"] }, { accessToken: "a2", refreshToken: "r1", expiresAt: at + 3_600_000, lifetimeMs: 3_600_000, scopes: ["s"] }],
+    ["an empty refresh token is never stored", { accessToken: "a2", refreshToken: "", expiresIn: 5 }, { scopes: [] }, { accessToken: "a2", expiresAt: at + 5000, lifetimeMs: 5000, scopes: [] }],
+    ["login without a refresh token: none, the requested scopes", { accessToken: "a", expiresIn: 300 }, { scopes: ["openid"] }, { accessToken: "a", expiresAt: at + 300_000, lifetimeMs: 300_000, scopes: ["openid"] }],
+  ])("%s", (_name, grant, before, want) => {
+    expect(recordFromGrant(grant, at, before)).toEqual(want);
+  });
+});
+
+describe("lifetimeMs", () => {
+  test("kept through parse and store; a wrong value is refused without quoting a secret", () => {
+    const r = { accessToken: "a", expiresAt: 5, lifetimeMs: 300_000, scopes: [] };
+    expect(parseRecord(recordToJson(r), "t")).toEqual(r);
+    expect(() => parseRecord({ accessToken: "a", expiresAt: 5, lifetimeMs: -1 }, "t")).toThrow("expected lifetimeMs to be a positive number of milliseconds, found -1");
+    expect(() => parseRecord({ accessToken: "a", expiresAt: 5, lifetimeMs: "1" }, "t")).toThrow("found a string");
+  });
+  test.each([
+    [undefined, 20_000, 10_000],
+    [undefined, 3_600_000, 300_000],
+    [undefined, undefined, 300_000],
+    [60_000, 20_000, 60_000],
+  ])("minValid %p, lifetime %p → %p", (minValid, lifetimeMs, want) => {
+    expect(validityNeeded({ lifetimeMs }, minValid)).toBe(want);
+  });
 });

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => oidc.close());
 
-const profile = () => resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid", store: "file" }, {}, () => ({}));
+const profile = () => resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid offline_access", store: "file" }, {}, () => ({}));
 
 async function loggedInStore() {
   const { server, grant } = await loginGrant(oidc, profile());

@@ -51,13 +51,13 @@ describe("getValidToken", () => {
     const got = await getValidToken({ ...base, store: s.store, refresh });
     expect(got.source).toBe("refreshed");
     expect(refresh.calls).toEqual(["rt-old"]);
-    expect(s.json()).toEqual({ other: { keep: [1, 2] }, p: { accessToken: "at-new", refreshToken: "rt-new", expiresAt: NOW + 3_600_000, scopes: ["a", "b"] } });
+    expect(s.json()).toEqual({ other: { keep: [1, 2] }, p: { accessToken: "at-new", refreshToken: "rt-new", expiresAt: NOW + 3_600_000, lifetimeMs: 3_600_000, scopes: ["a", "b"] } });
   });
 
   test.each([undefined, ""])("a response without a refresh token (%p) keeps the old one", async (rt) => {
     const s = setup(expired);
     await getValidToken({ ...base, store: s.store, refresh: grant({ refreshToken: rt, expiresIn: undefined }) });
-    expect(s.json().p).toEqual({ accessToken: "at-new", refreshToken: "rt-old", expiresAt: NOW + 3_600_000, scopes: ["a"] });
+    expect(s.json().p).toEqual({ accessToken: "at-new", refreshToken: "rt-old", expiresAt: NOW + 3_600_000, lifetimeMs: 3_600_000, scopes: ["a"] });
   });
 
   test("concurrent callers in one process: exactly one refresh, all get its token", async () => {
@@ -148,7 +148,7 @@ describe("getValidToken", () => {
       return { accessToken: "at-3", expiresIn: 10 };
     };
     const got = await getValidToken({ ...base, sleep: async () => {}, store: s.store, refresh });
-    expect(got.record).toEqual({ accessToken: "at-3", refreshToken: "rt-old", expiresAt: NOW + 10_000, scopes: ["a"] });
+    expect(got.record).toEqual({ accessToken: "at-3", refreshToken: "rt-old", expiresAt: NOW + 10_000, lifetimeMs: 10_000, scopes: ["a"] });
   });
 
   test("no credential: NotFoundError (exit 3)", async () => {
@@ -177,5 +177,25 @@ describe("getValidToken", () => {
     } finally {
       held.release();
     }
+  });
+});
+
+describe("the default rule: min(5 min, half the lifetime) (no minValidMs)", () => {
+  const short = (leftMs: number) => ({ ...expired, expiresAt: NOW + leftMs, lifetimeMs: 20_000 });
+  test.each([
+    ["20 s token, 15 s left: used as it is", short(15_000), 0],
+    ["20 s token, exactly half left: used", short(10_000), 0],
+    ["20 s token, 9 s left: refreshed", short(9_000), 1],
+    ["1 h token, 6 min left: used", { ...expired, expiresAt: NOW + 360_000, lifetimeMs: 3_600_000 }, 0],
+    ["1 h token, 4 min left: refreshed", { ...expired, expiresAt: NOW + 240_000, lifetimeMs: 3_600_000 }, 1],
+    ["no lifetime stored (older record), 4 min left: the 5 min margin", { ...expired, expiresAt: NOW + 240_000 }, 1],
+  ])("%s", async (_name, record, calls) => {
+    const s = setup(record);
+    const refresh = counting(grant({ expiresIn: 20 }));
+    const { minValidMs: _, ...rest } = base;
+    const got = await getValidToken({ ...rest, store: s.store, refresh });
+    expect(refresh.calls.length).toBe(calls);
+    if (calls) expect(s.json().p).toMatchObject({ expiresAt: NOW + 20_000, lifetimeMs: 20_000 });
+    else expect(got.source).toBe("store");
   });
 });

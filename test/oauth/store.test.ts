@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
 import { CredentialFormatError } from "../../src/oauth/record.ts";
-import { fileStore, keychainStore, openStore, parseStoreSpec, type SecretsApi } from "../../src/oauth/store.ts";
+import { chooseStore, defaultFileStore, fileStore, KeychainUnavailableError, keychainStore, openStore, parseStoreSpec, type SecretsApi } from "../../src/oauth/store.ts";
 
 const rec = { accessToken: "at-1", refreshToken: "rt-1", expiresAt: 1_700_000_000_000, scopes: ["openid"] };
 
@@ -112,5 +112,25 @@ describe("keychain store (fake Bun.secrets; the real one is in keychain.test.ts)
     const ok = await openStore({ spec: { type: "keychain" }, profile: "p", env, secrets: memorySecrets() });
     expect(ok.store.kind).toBe("keychain");
     expect(ok.fallback).toBeUndefined();
+  });
+});
+
+describe("chooseStore", () => {
+  test("keychain profile: the file record wins while it exists; an injected probe decides otherwise; file specs never probe", async () => {
+    const env = { XDG_CONFIG_HOME: tempDir(), XDG_STATE_HOME: tempDir() };
+    let probes = 0;
+    const down = async () => (probes++, new KeychainUnavailableError("no keychain here"));
+    const up = async () => (probes++, undefined);
+    const spec = { type: "keychain" } as const;
+    expect(await chooseStore({ spec, profile: "p", env, probe: down })).toMatchObject({ store: { kind: "file" }, note: "keychain unavailable", fallback: { reason: "no keychain here" } });
+    expect((await chooseStore({ spec, profile: "p", env, probe: up, secrets: memorySecrets() })).store.kind).toBe("keychain");
+    await defaultFileStore("p", env).write(rec);
+    probes = 0;
+    expect(await chooseStore({ spec, profile: "p", env, probe: up })).toMatchObject({ store: { kind: "file" }, note: "keychain fallback" });
+    expect(probes).toBe(0);
+    expect((await chooseStore({ spec, profile: "p", env, probe: up, preferKeychain: true, secrets: memorySecrets() })).store.kind).toBe("keychain");
+    probes = 0;
+    expect((await chooseStore({ spec: { type: "file", path: "~/x.json", key: "k" }, profile: "p", env: { ...env, HOME: "/h" }, probe: up })).store.description).toBe("file /h/x.json#k");
+    expect(probes).toBe(0);
   });
 });

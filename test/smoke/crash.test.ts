@@ -22,6 +22,19 @@ async function lockIsFree(path: string): Promise<boolean> {
   return (await p.exited) === 0;
 }
 
+/**
+ * The lock is free within `withinMs`. The kernel drops a dead holder's flock at once, but a child
+ * it had started (the Vault probe) can hold the inherited descriptor until that child exits.
+ */
+async function lockFreesWithin(path: string, withinMs = 2000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await lockIsFree(path)) return true;
+    if (Date.now() >= deadline) return false;
+    await Bun.sleep(20);
+  }
+}
+
 /** Spawn the binary and SIGKILL it after `delayMs` (unless it finished first). */
 async function killAfter(args: string[], env: Record<string, string>, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
   const proc = Bun.spawn([BIN, ...args], { env: childEnv(env), stdout: "ignore", stderr: "ignore" });
@@ -56,7 +69,7 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
     const other = `"other": {"keep": "me", "n": 1.50, "s": "a\\"}b"}`;
     writeFileSync(file, `{\n  ${other},\n  "z": [1, 2]\n}\n`, { mode: 0o600 });
     const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") };
-    const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid", "--store", `file:${file}#agent`];
+    const args = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid offline_access", "--store", `file:${file}#agent`];
     const login = async () => expect((await loginWithBinary(oidc, args, env)).code).toBe(0);
     await login();
     const agent = () => JSON.parse(readFileSync(file, "utf8")).agent;
@@ -74,7 +87,9 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
         stats.finished++;
         expect(r.code).toBe(0);
       }
-      await Bun.sleep(30); // let the server finish a request the dead process had sent
+      // A refresh the dead caller had started is finished by its detached helper, which holds the
+      // lock until the answer is on disk: the lock frees once that is done.
+      expect(await lockFreesWithin(`${file}.lock`, 10_000)).toBe(true);
 
       // The file: valid JSON, the other program's keys byte for byte, a complete record at our key.
       const text = readFileSync(file, "utf8");
@@ -83,15 +98,13 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
       expect(doc.z).toEqual([1, 2]);
       const record = parseRecord(doc.agent, "agent");
       expect(record.refreshToken).toBeString();
-      expect(await lockIsFree(`${file}.lock`)).toBe(true);
 
       const serverRotated = oidc.counts.refreshOk > okBefore;
       if (serverRotated && r.killed) stats.refreshesBeforeKill++;
       const next = await runBin(["oauth", "token", "--json", ...args], { env });
       if (serverRotated && r.killed && record.refreshToken === before.refreshToken) {
-        // Killed after the server rotated the refresh token and before the new one reached the
-        // disk: no client can keep that token (the server revoked the old one). What tokenctl owes
-        // is a clear exit 4 with the login hint, the file still intact; then we log in again.
+        // Killed after the server rotated and the new token never reached the disk: what the
+        // detached helper exists to prevent. Counted (must stay 0), then logged in again.
         stats.lostRotation++;
         expect(next.code).toBe(4);
         expect(next.stderr).toContain("oauth login");
@@ -104,6 +117,7 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
     }
     console.error(`oauth crash figures: ${JSON.stringify({ runMs, ...stats })}`);
     expect(stats.killed).toBeGreaterThanOrEqual(20); // most runs really were cut short
+    expect(stats.lostRotation).toBe(0);
   }, 90_000);
 });
 
@@ -126,6 +140,9 @@ describe("SIGKILL during vault sync restores", () => {
         server.put("secret", "claude/a", { claude_ai_oauth_json: JSON.stringify(backup) });
       };
       reset();
+      // Every Vault answer takes 100 ms, so a run is mostly time spent inside the sync, and the
+      // kills, spread evenly over 90% of a run, land inside it however loaded the machine is.
+      server.delayMs = 100;
       const runMs = await medianRunMs(3, async () => {
         reset();
         expect((await runBin(args, { env })).code).toBe(0);
@@ -135,8 +152,10 @@ describe("SIGKILL during vault sync restores", () => {
       const strayTemp = new Set<string>();
       for (let i = 0; i < 20; i++) {
         reset();
-        const r = await killAfter(args, env, Math.random() * runMs * 1.1);
+        server.delayMs = 100;
+        const r = await killAfter(args, env, ((i + 0.5) / 20) * runMs * 0.9);
         if (r.killed) killed++;
+        server.delayMs = 0;
         const doc = JSON.parse(readFileSync(credentials, "utf8"));
         const { claudeAiOauth, ...rest } = doc;
         expect(rest).toEqual(others);
@@ -149,14 +168,15 @@ describe("SIGKILL during vault sync restores", () => {
           expect(statSync(join(home, ".claude", f)).mode & 0o077).toBe(0);
           strayTemp.add(f);
         }
-        if (existsSync(join(home, ".state", "tokenctl", "vault-sync", "lock"))) expect(await lockIsFree(join(home, ".state", "tokenctl", "vault-sync", "lock"))).toBe(true);
+        const lock = join(home, ".state", "tokenctl", "vault-sync", "lock");
+        if (existsSync(lock)) expect(await lockFreesWithin(lock)).toBe(true);
         // And the next run finishes the job.
         const next = await runBin(args, { env });
         expect({ i, code: next.code, out: next.stdout, err: next.stderr }).toMatchObject({ code: 0 });
         expect(JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth).toEqual(backup);
       }
       console.error(`vault crash figures: ${JSON.stringify({ runMs, killed, ...seen, strayTempFiles: strayTemp.size })}`);
-      expect(killed).toBeGreaterThanOrEqual(10);
+      expect(killed).toBeGreaterThanOrEqual(15);
     } finally {
       server.stop();
     }

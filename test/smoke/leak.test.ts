@@ -196,7 +196,7 @@ describe("oauth against oidc-provider", () => {
     const file = join(home, "shared", "credentials.json");
     mkdirSync(join(home, "shared"), { mode: 0o700 });
     g.holds(file, "the OAuth credential store (file:PATH#agent): holds access and refresh tokens");
-    const flags = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid", "--store", `file:${file}#agent`];
+    const flags = ["--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid offline_access", "--store", `file:${file}#agent`];
     g.recorder("xdg-open");
     const login = await loginWithBinary(oidc, flags, { PATH: g.path(), ...env }, undefined, true);
     expect(login.code).toBe(0);
@@ -218,7 +218,7 @@ describe("oauth against oidc-provider", () => {
     // The daemon's OAuth extension: a config.json profile, status, oauth token through the daemon.
     // config.json holds no secret, so it is scanned like any other file.
     mkdirSync(join(env.XDG_CONFIG_HOME, "tokenctl"), { recursive: true, mode: 0o700 });
-    writeFileSync(join(env.XDG_CONFIG_HOME, "tokenctl", "config.json"), JSON.stringify({ oauth: { profiles: { default: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid"], store: `file:${file}#agent` } } } }), { mode: 0o600 });
+    writeFileSync(join(env.XDG_CONFIG_HOME, "tokenctl", "config.json"), JSON.stringify({ oauth: { profiles: { default: { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${file}#agent` } } } }), { mode: 0o600 });
     const d = await startDaemon(g, env);
     const viaDaemon = await g.run(["oauth", "token", "--json"], { env, printsSecret: true });
     expect(JSON.parse(viaDaemon.stdout).source).toBe("daemon");

@@ -27,7 +27,7 @@ function workspace(dbus: string | undefined) {
   const env: Record<string, string> = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") };
   if (dbus) env.DBUS_SESSION_BUS_ADDRESS = dbus;
   const profile = `smoke-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const args = ["--profile", profile, "--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid"];
+  const args = ["--profile", profile, "--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid offline_access"];
   return { dir, env, args, profile, fileStore: join(dir, "config", "tokenctl", "credentials.json") };
 }
 

@@ -32,10 +32,23 @@ const file = join(dir, "token");
 writeFileSync(file, "tok-bench-0123456789abcdef", { mode: 0o600 });
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TOKENCTL_TOKEN_FILE: file, DENO_DIR: join(dir, "deno"), DENO_NO_UPDATE_CHECK: "1" };
 
+// An empty module under each runtime: the floor of its start, to tell its cost from ours.
+const empty = join(dir, "empty.mjs");
+writeFileSync(empty, "");
 const subjects: Array<[string, string[]]> = [
   ["binary: tokenctl token get", [bin, "token", "get"]],
-  ...(node ? ([["node dist/npm/bin.js token get", [node, npmBin, "token", "get"]]] as Array<[string, string[]]>) : []),
-  ...(deno ? ([["deno run -A dist/npm/bin.js token get", [deno, "run", "-A", npmBin, "token", "get"]]] as Array<[string, string[]]>) : []),
+  ...(node
+    ? ([
+        ["node dist/npm/bin.js token get", [node, npmBin, "token", "get"]],
+        ["node empty.mjs (floor)", [node, empty]],
+      ] as Array<[string, string[]]>)
+    : []),
+  ...(deno
+    ? ([
+        ["deno run -A dist/npm/bin.js token get", [deno, "run", "-A", npmBin, "token", "get"]],
+        ["deno run -A empty.mjs (floor)", [deno, "run", "-A", empty]],
+      ] as Array<[string, string[]]>)
+    : []),
 ];
 if (!node) console.error("node not found on PATH: its row is missing");
 if (!deno) console.error("deno not found (npm install brings it as a dev dependency): its row is missing");
@@ -45,7 +58,8 @@ const times = new Map<string, number[]>(subjects.map(([n]) => [n, []]));
 for (const [name, cmd] of subjects) {
   // Warm the page cache (and Deno's module cache) and check the answer once.
   const r = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0 || r.stdout.toString() !== "tok-bench-0123456789abcdef\n") throw new Error(`${name} failed: ${r.stderr.toString()}`);
+  const want = name.includes("(floor)") ? "" : "tok-bench-0123456789abcdef\n";
+  if (r.exitCode !== 0 || r.stdout.toString() !== want) throw new Error(`${name} failed: ${r.stderr.toString()}`);
 }
 for (let i = 0; i < iterations; i++) {
   for (const [name, cmd] of subjects) {

@@ -182,7 +182,7 @@ export async function whoami(options: WhoamiOptions = {}): Promise<SessionRecord
 export interface AccessTokenOptions {
   /** The profile in config.json (default "default"). */
   profile?: string;
-  /** Refresh when the token expires within this (default 300000: 5 minutes). */
+  /** Refresh when the token expires within this (default: 5 minutes, or half the token's lifetime when shorter). */
   minValidMs?: number;
   /** Time allowed for the authorization server, with retries (default 30000). */
   timeoutMs?: number;
@@ -197,15 +197,30 @@ export interface AccessToken {
   scopes: string[];
   /** "daemon" when the daemon answered, else where the local store's token came from. */
   source: string;
+  /** Set when the keychain did not answer and the file store was used instead (the CLI says so on stderr). */
+  fallback?: { reason: string };
+  /** Set when the token is valid but could not be renewed as asked (the CLI's warning on stderr). */
+  warning?: string;
 }
 
 /**
  * A valid OAuth access token for a profile, as `tokenctl oauth token`: from the daemon when one
  * answers, else from the profile's store, refreshed under its lock when it expires within
- * minValidMs. Reads process.env (config.json, the keychain, the socket).
+ * minValidMs. The refresh runs in this process (the CLI hands it to a detached helper, which a
+ * library cannot start: its own program is not tokenctl). Reads process.env (config.json, the
+ * keychain, the socket).
  */
 export async function getAccessToken(options: AccessTokenOptions = {}): Promise<AccessToken> {
-  const { obtainToken, profileFrom } = await import("./cli/oauth.ts");
-  const profile = profileFrom({ profile: options.profile });
-  return obtainToken({ profile: options.profile, socket: options.socket }, profile, options.minValidMs ?? 5 * 60_000, options.timeoutMs ?? 30_000);
+  const { resolveProfile } = await import("./oauth/config.ts");
+  const { obtainToken } = await import("./oauth/token.ts");
+  const profile = resolveProfile({ profile: options.profile });
+  const got = await obtainToken({ profile, minValidMs: options.minValidMs, timeoutMs: options.timeoutMs ?? 30_000, daemon: { socket: options.socket } });
+  return {
+    accessToken: got.accessToken,
+    expiresAt: got.expiresAt,
+    scopes: got.scopes,
+    source: got.source,
+    ...(got.fallback ? { fallback: got.fallback } : {}),
+    ...(got.warning ? { warning: got.warning } : {}),
+  };
 }

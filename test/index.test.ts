@@ -3,13 +3,15 @@
  * under Node and Deno, from the packed npm package, is in test/portability/npm.test.ts.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DaemonHandle, startDaemon } from "../src/daemon/server.ts";
 import { AuthRefusedError, connectDaemon, type DaemonEvent, getAccessToken, getToken, InsecureFileError, NotFoundError, TokenctlError, UnavailableError, UsageError, whoami } from "../src/index.ts";
 import { createSessionExtension } from "../src/session/extension.ts";
 import { fileRegistryStore } from "../src/session/registry.ts";
 import { mintSessionFile, mintToken } from "../src/session/token.ts";
+import { CLIENT_ID, loginGrant, startOidc } from "./support/oidc.ts";
+import { resolveProfile } from "../src/oauth/config.ts";
 import { tempDir } from "./support/tmp.ts";
 
 const SECRET = "tok-LIBRARY-7f3a9c";
@@ -190,6 +192,30 @@ describe("getAccessToken", () => {
     const got = await getAccessToken({ profile: "work", minValidMs: 60_000 });
     expect(got).toMatchObject({ accessToken: "at-LIBRARY", expiresAt, scopes: ["read"] });
     expect(got.source).not.toBe("daemon");
+  });
+
+  test("an expired token is refreshed in this process, against a real authorization server", async () => {
+    const oidc = await startOidc();
+    try {
+      const home = tempDir();
+      mkdirSync(join(home, "creds"), { mode: 0o700 });
+      const store = join(home, "creds", "oauth.json");
+      const settings = { issuer: oidc.issuer, clientId: CLIENT_ID, scopes: ["openid", "offline_access"], store: `file:${store}` };
+      const { grant } = await loginGrant(oidc, resolveProfile({ profile: "work", issuer: oidc.issuer, clientId: CLIENT_ID, scope: "openid offline_access" }, {}));
+      expect(grant.refreshToken).toBeString();
+      writeFileSync(store, JSON.stringify({ accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() - 1000, scopes: ["openid", "offline_access"] }), { mode: 0o600 });
+      mkdirSync(join(home, "config", "tokenctl"), { recursive: true, mode: 0o700 });
+      writeFileSync(join(home, "config", "tokenctl", "config.json"), JSON.stringify({ oauth: { profiles: { work: settings } } }));
+      useEnv({ XDG_CONFIG_HOME: join(home, "config"), XDG_STATE_HOME: join(home, "state"), TOKENCTL_SOCKET: join(home, "no-daemon.sock") });
+      const before = oidc.counts.refresh;
+      const got = await getAccessToken({ profile: "work" });
+      expect(oidc.counts.refresh - before).toBe(1);
+      expect(got.accessToken).not.toBe(grant.accessToken);
+      expect(got.expiresAt).toBeGreaterThan(Date.now());
+      expect(JSON.parse(readFileSync(store, "utf8")).accessToken).toBe(got.accessToken);
+    } finally {
+      await oidc.close();
+    }
   });
 
   test("no credential for the profile is exit 3", async () => {

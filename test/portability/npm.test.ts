@@ -296,6 +296,33 @@ describe("one rotating credential shared by the binary and Node", () => {
     return { code, stdout, stderr };
   }
 
+  test("getAccessToken under Node and Deno refreshes an expired token in the calling process", async () => {
+    const oidc = await startOidc({ accessTokenTtl: 3600 });
+    try {
+      for (const [name, runtime] of [["node", [NODE!]], ...(DENO ? [["deno", [DENO, "run", "-A"]]] : [])] as Array<[string, string[]]>) {
+        const dir = join(root, `access-${name}`);
+        mkdirSync(join(dir, "shared"), { recursive: true, mode: 0o700 });
+        const file = join(dir, "shared", "credentials.json");
+        const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state"), TOKENCTL_SOCKET: join(dir, "no-daemon.sock") };
+        const login = await loginWithBinary(oidc, ["--profile", "lib", "--issuer", oidc.issuer, "--client-id", CLIENT_ID, "--scope", "openid offline_access", "--store", `file:${file}`], env);
+        expect(login.code).toBe(0);
+        const doc = JSON.parse(readFileSync(file, "utf8"));
+        writeFileSync(file, JSON.stringify({ ...doc, expiresAt: Date.now() - 1000 }));
+        writeFileSync(join(project, `access-${name}.mjs`), `import { getAccessToken } from "tokenctl";\nconst t = await getAccessToken({ profile: "lib" });\nconsole.log(JSON.stringify({ accessToken: t.accessToken, source: t.source }));\n`);
+        const before = oidc.counts.refresh;
+        // Not spawnSync: the authorization server runs in this process and must keep answering.
+        const r = await start([...runtime, `access-${name}.mjs`], env);
+        expect(r.stderr).toBe("");
+        const got = JSON.parse(r.stdout);
+        expect(got.accessToken).not.toBe(doc.accessToken);
+        expect(got.accessToken).toBe(JSON.parse(readFileSync(file, "utf8")).accessToken);
+        expect(oidc.counts.refresh - before).toBe(1);
+      }
+    } finally {
+      await oidc.close();
+    }
+  });
+
   test("the storm: 16 binary and 16 Node processes on one expired store, exactly 1 refresh, no failure, one token", async () => {
     const oidc = await startOidc({ accessTokenTtl: 3600 });
     try {

@@ -199,7 +199,7 @@ export interface AccessToken {
   source: string;
   /** Set when the keychain did not answer and the file store was used instead (the CLI says so on stderr). */
   fallback?: { reason: string };
-  /** Set when the token is valid but could not be renewed as asked (the CLI's warning on stderr). */
+  /** Set when the token is still valid but expires within minValidMs with no refresh token to renew it (the CLI warns on stderr). */
   warning?: string;
 }
 

@@ -5,13 +5,14 @@
  * binary that dies with "import.meta is only valid inside modules". We run the result once to check.
  */
 import { $ } from "bun";
+import { COMPILE_FLAGS, defineArgs, expectedVersionLine, gitCommit, hostTarget } from "./build-info.ts";
 
 const out = "dist/tokenctl";
-await $`${process.execPath} build src/main.ts --compile --minify --bytecode --format=esm --splitting --sourcemap=none --outfile ${out}`;
+const info = { commit: gitCommit(), target: hostTarget() };
+await $`${process.execPath} build src/main.ts ${defineArgs(info)} ${COMPILE_FLAGS} --outfile ${out}`;
 const version = (await $`./${out} --version`.text()).trim();
-const pkg = await Bun.file("package.json").json();
-if (version !== pkg.version) {
-  console.error(`build check failed: ${out} --version printed "${version}", expected "${pkg.version}"`);
+if (version !== expectedVersionLine(info)) {
+  console.error(`build check failed: ${out} --version printed "${version}", expected "${expectedVersionLine(info)}"`);
   process.exit(1);
 }
 console.error(`built ${out} (${version}, ${((await Bun.file(out).size) / 1048576).toFixed(1)} MiB)`);

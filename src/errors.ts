@@ -15,43 +15,67 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * The `kind` of a failure in `--json`'s error object, one per error class below: "failed" (exit 1,
+ * a reported failure), "usage" and "untrusted" (2), "not_found" (3), "refused" (4),
+ * "unavailable" (5); "unexpected" (1) is anything that is not a TokenctlError (a bug).
+ */
+export type ErrorKind = "unexpected" | "failed" | "usage" | "untrusted" | "not_found" | "refused" | "unavailable";
+
+export interface ErrorOptions {
+  cause?: unknown;
+  /** The one command that fixes it. */
+  hint?: string;
+  /** What the command could still learn before failing; printed as `result` under --json. */
+  result?: unknown;
+}
+
 export class TokenctlError extends Error {
   readonly exitCode: ExitCode = ExitCode.unexpected;
+  readonly kind: ErrorKind = "failed";
   readonly hint?: string;
-  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+  /** A partial result (a status report with one side unreachable); main.ts prints it under --json. */
+  result?: unknown;
+  constructor(message: string, options?: ErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TokenctlError";
     this.hint = options?.hint;
+    if (options?.result !== undefined) this.result = options.result;
   }
 }
 
 /** Bad flags, a bad flag combination, or input that cannot be used (exit 2). */
 export class UsageError extends TokenctlError {
   override readonly exitCode = ExitCode.usage;
+  override readonly kind = "usage";
   override name = "UsageError";
 }
 
 /** A secret file that exists but is not safe to trust: too-open mode, foreign owner, symlink (exit 2). */
 export class InsecureFileError extends TokenctlError {
   override readonly exitCode = ExitCode.usage;
+  override readonly kind = "untrusted";
   override name = "InsecureFileError";
 }
 
 /** Nothing to return: no token, no session, no credential (exit 3). */
 export class NotFoundError extends TokenctlError {
   override readonly exitCode = ExitCode.notFound;
+  override readonly kind = "not_found";
   override name = "NotFoundError";
 }
 
 /** A server or the daemon refused our credentials (exit 4). */
 export class AuthRefusedError extends TokenctlError {
   override readonly exitCode = ExitCode.authRefused;
+  override readonly kind = "refused";
   override name = "AuthRefusedError";
 }
 
 /** A needed service did not answer: daemon, Vault, OAuth server (exit 5). */
 export class UnavailableError extends TokenctlError {
   override readonly exitCode = ExitCode.unavailable;
+  override readonly kind = "unavailable";
   override name = "UnavailableError";
 }
 

@@ -4,9 +4,9 @@
  * catch that turns errors into messages and exit codes. citty's own runMain prints unknown errors
  * with their stack and always exits 1, so we run commands ourselves.
  */
-import { type ArgDef, type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { type ArgsDef, type CommandDef, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
-import { ExitCode, ExitStatus, TokenctlError, UsageError } from "./errors.ts";
+import { ExitCode, ExitStatus, TokenctlError } from "./errors.ts";
 import { root as main } from "./cli/root.ts";
 
 type AnyCommand = CommandDef<ArgsDef>;
@@ -22,44 +22,31 @@ async function resolve<T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T
   return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
 }
 
-/** Follow subcommand names through `args` (flags skipped); returns the command chain. */
-async function resolveChain(root: AnyCommand, args: string[]): Promise<{ chain: AnyCommand[]; rest: string[] }> {
+interface Chain {
+  chain: AnyCommand[];
+  /** Subcommand names followed, e.g. ["token", "get"]. */
+  path: string[];
+  /** The words after the last command name. */
+  rest: string[];
+  /** A word in a subcommand's place that names none. */
+  unknown?: string;
+}
+
+/** Follow subcommand names through `args` (flags skipped, nothing after `--`). */
+async function resolveChain(root: AnyCommand, args: string[]): Promise<Chain> {
   const chain = [root];
+  const path: string[] = [];
   let rest = args;
   for (;;) {
     const cmd = chain[chain.length - 1]!;
     const subs = await resolve(cmd.subCommands);
-    const name = rest.find((a) => !a.startsWith("-"));
-    if (!subs || !name || !(name in subs) || rest.indexOf("--") !== -1 && rest.indexOf("--") < rest.indexOf(name)) return { chain, rest };
+    const at = rest.findIndex((a) => a === "--" || !a.startsWith("-"));
+    const name = at === -1 || rest[at] === "--" ? undefined : rest[at]!;
+    if (!subs || name === undefined) return { chain, path, rest };
+    if (!(name in subs)) return { chain, path, rest, unknown: name };
     chain.push(await resolve(subs[name]!));
-    rest = rest.slice(rest.indexOf(name) + 1);
-  }
-}
-
-function aliases(def: ArgDef): string[] {
-  return "alias" in def && def.alias ? [def.alias].flat() : [];
-}
-
-/** Reject flags the command does not declare: citty ignores them, which hides typos like --jsno. */
-async function checkFlags(cmd: AnyCommand, args: string[]): Promise<void> {
-  const defs = (await resolve(cmd.args)) ?? {};
-  const known = new Set<string>();
-  for (const [name, def] of Object.entries(defs)) {
-    if (def.type === "positional") continue;
-    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    for (const n of [name, kebab, ...aliases(def)]) {
-      known.add(n);
-      if (def.type === "boolean") known.add(`no-${n}`);
-    }
-  }
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--") return;
-    if (!a.startsWith("-") || a === "-") continue;
-    const name = a.replace(/^--?/, "").split("=")[0]!;
-    if (!known.has(name)) throw new UsageError(`Unknown flag ${a.split("=")[0]}`, { hint: "See the flags with --help" });
-    const def = defs[name] ?? Object.values(defs).find((d) => aliases(d).includes(name));
-    if (def && def.type !== "boolean" && !a.includes("=")) i++;
+    path.push(name);
+    rest = rest.slice(at + 1);
   }
 }
 
@@ -68,15 +55,21 @@ function plain(text: string, tty: boolean | undefined): string {
   return tty && !process.env.NO_COLOR ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
-function isVerbose(args: string[]): boolean {
-  const end = args.indexOf("--");
-  return (end === -1 ? args : args.slice(0, end)).includes("--verbose");
+/** The flags part of argv (before `--`): what --verbose, --json and --help are looked for in. */
+function flagsOf(argv: string[]): string[] {
+  const end = argv.indexOf("--");
+  return end === -1 ? argv : argv.slice(0, end);
+}
+
+/** The command as data, for help and the argument checks (loaded only off the hot path). */
+async function describe(cmd: AnyCommand, path: string[]) {
+  const { node } = await import("./cli/tree.ts");
+  return node(cmd, path);
 }
 
 /** Run the CLI; returns the exit code instead of exiting so it can be tested. */
 export async function run(argv: string[]): Promise<number> {
-  const end = argv.indexOf("--");
-  const flags = end === -1 ? argv : argv.slice(0, end);
+  const flags = flagsOf(argv);
   try {
     // The detached refresher a caller starts (src/oauth/detached.ts): not a user command.
     if (argv.length === 2 && argv[0] === "oauth" && argv[1] === "refresh-helper") return await (await import("./cli/refresh-helper.ts")).runRefreshHelper();
@@ -85,27 +78,27 @@ export async function run(argv: string[]): Promise<number> {
       const { runDirect } = await import("./cli/direct.ts");
       if (await runDirect(await direct(), argv.slice(2))) return ExitCode.ok;
     }
-    const { chain, rest } = await resolveChain(main, argv);
+    // `tokenctl help token get` is `tokenctl token get --help`.
+    if (argv[0] === "help") return await run([...flags.slice(1).filter((a) => !a.startsWith("-")), "--help"]);
+    const { chain, path, rest, unknown } = await resolveChain(main, argv);
     const cmd = chain[chain.length - 1]!;
-    // Name the command by its whole path ("tokenctl token get"), which citty's usage does not.
-    const names = await Promise.all(chain.slice(0, -1).map(async (c) => (await resolve(c.meta))?.name ?? ""));
-    const parent = chain.length > 1 ? defineCommand({ meta: { name: names.join(" ") } }) : undefined;
+    if (unknown !== undefined) throw (await import("./cli/usage.ts")).unknownCommand(await describe(cmd, path), unknown);
     if (flags.includes("--help") || flags.includes("-h")) {
-      // citty's usage (description, flags, defaults) plus our ENVIRONMENT and EXAMPLES sections.
-      const { renderHelpExtras } = await import("./cli/_shared.ts");
-      const usage = `${(await renderUsage(cmd, parent)).trimEnd()}\n\n${renderHelpExtras(await resolve(cmd.meta))}`;
-      process.stdout.write(plain(usage, process.stdout.isTTY));
+      const { renderHelp } = await import("./cli/help.ts");
+      process.stdout.write(renderHelp(await describe(cmd, path)));
       return ExitCode.ok;
     }
     if (chain.length === 1 && (flags[0] === "--version" || flags[0] === "-v")) {
-      process.stdout.write(`${pkg.version}\n`);
+      process.stdout.write(`${(await import("./version.ts")).versionLine()}\n`);
       return ExitCode.ok;
     }
-    if (chain.length === 1 && argv.length === 0) {
-      process.stderr.write(`${plain(await renderUsage(main), process.stderr.isTTY)}\n`);
+    if (!cmd.run) {
+      // A group without its subcommand: its help, where a person will read it, and a usage error.
+      const { renderHelp, helpWidth } = await import("./cli/help.ts");
+      process.stderr.write(renderHelp(await describe(cmd, path), helpWidth(process.stderr)));
       return ExitCode.usage;
     }
-    await checkFlags(cmd, rest);
+    (await import("./cli/usage.ts")).checkArgs(await describe(cmd, path), rest);
     await runCommand(main, { rawArgs: argv });
     return ExitCode.ok;
   } catch (error) {
@@ -113,26 +106,37 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** What a failure is, for both channels: exit code, kind, message and hint. */
+function failure(error: unknown): { code: number; kind: string; message: string; hint?: string; result?: unknown } {
+  if (error instanceof TokenctlError) return { code: error.exitCode, kind: error.kind, message: error.message, hint: error.hint, result: error.result };
+  // citty's own argument errors (a bad enum value, a missing positional) are usage errors.
+  if (error instanceof Error && error.name === "CLIError") return { code: ExitCode.usage, kind: "usage", message: plain(error.message, false), hint: "See the flags with --help" };
+  return { code: ExitCode.unexpected, kind: "unexpected", message: `Unexpected error: ${error instanceof Error ? error.message : String(error)}` };
+}
+
+/**
+ * The one place a failure is reported. stderr gets the message and its fix line; under --json,
+ * stdout also gets one JSON object, `{"error":{"code","kind","message","hint"?},"result"?}`, so a
+ * script reading stdout always gets one JSON value (docs/reference/README.md, "Output and failures").
+ */
 async function report(error: unknown, argv: string[]): Promise<number> {
   if (error instanceof ExitStatus) return error.code;
-  const { log } = await import("./cli/output.ts");
-  const verbose = isVerbose(argv);
-  if (error instanceof TokenctlError) {
-    log().error(error.message);
-    if (error.hint) log().info(`Fix: ${error.hint}`);
-    if (verbose && error.cause) log().info("Caused by:", error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : String(error.cause));
-    return error.exitCode;
+  const { log, printJson } = await import("./cli/output.ts");
+  const flags = flagsOf(argv);
+  const verbose = flags.includes("--verbose");
+  const f = failure(error);
+  if (flags.includes("--json") || flags.includes("--json=true"))
+    printJson({ error: { code: f.code, kind: f.kind, message: f.message, ...(f.hint ? { hint: f.hint } : {}) }, ...(f.result !== undefined ? { result: f.result } : {}) });
+  log().error(f.message);
+  if (f.kind === "unexpected") {
+    if (verbose && error instanceof Error && error.stack) log().info(error.stack);
+    else log().info("Run again with --verbose for details, and report it if it persists");
+    return f.code;
   }
-  // citty's own argument errors (missing positional, bad enum, unknown command) are usage errors.
-  if (error instanceof Error && error.name === "CLIError") {
-    log().error(plain(error.message, false));
-    log().info("See the flags with --help");
-    return ExitCode.usage;
-  }
-  log().error(`Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-  if (verbose && error instanceof Error && error.stack) log().info(error.stack);
-  else log().info("Run again with --verbose for details, and report it if it persists");
-  return ExitCode.unexpected;
+  if (f.hint) log().info(`Fix: ${f.hint}`);
+  if (verbose && error instanceof Error && error.cause)
+    log().info("Caused by:", error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : String(error.cause));
+  return f.code;
 }
 
 if (import.meta.main) {

@@ -4,7 +4,10 @@
  * connections — each against a minimal node:net server with the same handshake (the baseline,
  * written below), alternated in one run with the same load generator.
  *
- *   bun scripts/bench/daemon.ts [--seconds 2] [--rounds 3] [--concurrency 32] [--idle 10000]
+ *   bun scripts/bench/daemon.ts [--seconds 2] [--rounds 3] [--concurrency 32] [--idle 10000] [--compare BIN]
+ *
+ * --compare BIN adds another tokenctl binary (e.g. main's build) to the same alternated rounds and
+ * prints this build's rate and CPU per handshake as ratios of it (--idle 0 skips the idle test).
  *
  * The load generator shares the 2 cores and saturates first, so the rate is capped by it; the
  * daemon's own CPU time per handshake (utime+stime from /proc/PID/stat) is the figure that compares servers.
@@ -22,6 +25,7 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "3" },
     concurrency: { type: "string", default: "32" },
     idle: { type: "string", default: "10000" },
+    compare: { type: "string" },
   },
 });
 const SECONDS = Number(opts.seconds);
@@ -116,8 +120,8 @@ async function readyLine(proc: ReturnType<typeof Bun.spawn>): Promise<string> {
   return text.split("\n")[0]!;
 }
 
-async function startTokenctl(): Promise<Server> {
-  const bin = join(root, "dist", "tokenctl");
+async function startTokenctl(other?: string): Promise<Server> {
+  const bin = other ?? join(root, "dist", "tokenctl");
   const cmd = existsSync(bin) ? [bin] : [process.execPath, join(root, "src", "main.ts")];
   const runtime = mkdtempSync(join(work, "rt-"));
   const proc = Bun.spawn([...cmd, "daemon", "--json", "--max-connections", String(IDLE + 100)], {
@@ -127,7 +131,8 @@ async function startTokenctl(): Promise<Server> {
   });
   const ready = JSON.parse(await readyLine(proc));
   const token = readFileSync(ready.tokenFile, "utf8").trim();
-  return { name: "tokenctl daemon", pid: proc.pid, socket: ready.socket, token, stop: async () => void (proc.kill("SIGTERM"), await proc.exited) };
+  const name = other ? `tokenctl daemon (${other})` : "tokenctl daemon";
+  return { name, pid: proc.pid, socket: ready.socket, token, stop: async () => void (proc.kill("SIGTERM"), await proc.exited) };
 }
 
 async function startBaseline(): Promise<Server> {
@@ -238,17 +243,16 @@ console.log(`# ${ROUNDS} alternated rounds of ${SECONDS}s, ${CONCURRENCY} concur
 
 const ours = await startTokenctl();
 const base = await startBaseline();
-const fresh = new Map([[ours, rssMiB(ours.pid)], [base, rssMiB(base.pid)]]);
+const other = opts.compare ? await startTokenctl(resolve(opts.compare)) : undefined;
+const servers = other ? [ours, other, base] : [ours, base];
+const fresh = new Map(servers.map((s) => [s, rssMiB(s.pid)]));
+console.log(`# load average before: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
 try {
-  // Warm up both (JIT, allocator) before measuring.
-  await load(ours, 0.5, CONCURRENCY);
-  await load(base, 0.5, CONCURRENCY);
-  const results = new Map<Server, { rate: number[]; cpu: number[]; lat: number[]; p99: number[] }>([
-    [ours, { rate: [], cpu: [], lat: [], p99: [] }],
-    [base, { rate: [], cpu: [], lat: [], p99: [] }],
-  ]);
+  // Warm up each (JIT, allocator) before measuring.
+  for (const s of servers) await load(s, 0.5, CONCURRENCY);
+  const results = new Map<Server, { rate: number[]; cpu: number[]; lat: number[]; p99: number[] }>(servers.map((s) => [s, { rate: [], cpu: [], lat: [], p99: [] }]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const s of r % 2 === 0 ? [ours, base] : [base, ours]) {
+    for (const s of r % 2 === 0 ? servers : [...servers].reverse()) {
       const res = await load(s, SECONDS, CONCURRENCY);
       const acc = results.get(s)!;
       acc.rate.push(res.rate);
@@ -268,16 +272,20 @@ try {
   const p99 = pct(o.lat, 99);
   console.log(`\nCPU per handshake, daemon / baseline: ${cpuRatio.toFixed(2)}× (target ≤ 0.5×) ${cpuRatio <= 0.5 ? "MET" : "NOT MET"}`);
   console.log(`Rate, daemon / baseline: ${(median(o.rate) / median(b.rate)).toFixed(2)}×`);
+  if (other) {
+    const c = results.get(other)!;
+    console.log(`This build / ${other.name}: rate ${(median(o.rate) / median(c.rate)).toFixed(2)}×, CPU per handshake ${(median(o.cpu) / median(c.cpu)).toFixed(2)}×`);
+  }
+  console.log(`# load average after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
   console.log(`p99 at ${CONCURRENCY} concurrent clients (all rounds pooled; includes the load generator's own pauses): ${p99.toFixed(2)} ms (target ≤ 3 ms) ${p99 <= 3 ? "MET" : "NOT MET"}`);
 
-  console.log(`\nIdle: ${IDLE} authenticated connections held open`);
-  for (const s of [ours, base]) {
+  if (IDLE > 0) console.log(`\nIdle: ${IDLE} authenticated connections held open`);
+  for (const s of IDLE > 0 ? [ours, base] : []) {
     const r = await idle(s, IDLE);
     console.log(`${s.name.padEnd(34)} RSS fresh ${fresh.get(s)!.toFixed(1)} MiB, after the load rounds ${r.before.toFixed(1)} MiB, holding ${r.held} connections ${r.after.toFixed(1)} MiB`);
     if (s === ours) console.log(`  target ≤ 150 MiB: ${r.after <= 150 ? "MET" : "NOT MET"}`);
   }
 } finally {
-  await ours.stop();
-  await base.stop();
+  for (const s of servers) await s.stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -21,13 +21,19 @@ export const daemonClientArgs = {
 } as const satisfies ArgsDef;
 
 /**
- * What `--help` shows beyond citty's usage: the environment variables a command reads
- * (`NAME — meaning`) and one or two example command lines. test/cli/help.test.ts walks the
- * command tree and fails for a command without them.
+ * What `--help` shows beyond the flags: the environment variables a command reads
+ * (`NAME — meaning`), one to three example command lines, and the parts of the command line that
+ * are not flags. test/cli/help.test.ts walks the command tree and fails for a command without them.
  */
 export interface HelpMeta extends CommandMeta {
   env?: readonly string[];
   examples?: readonly string[];
+  /** What follows the flags and positionals, e.g. "-- CMD [ARGS…]": shown in usage, completed as a command. */
+  operands?: string;
+  /** Its line under ARGUMENTS (default: the command to run, after --). */
+  operandsDescription?: string;
+  /** The values a positional takes, by its key: shown in usage, checked, and completed. */
+  choices?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Command meta with help extras; typed so a typo in `env` or `examples` is a compile error. */
@@ -47,19 +53,3 @@ export const ENV = {
   noColor: "NO_COLOR — no colours on stderr",
   logLevel: "TOKENCTL_LOG_LEVEL — stderr verbosity, a consola level (default 3; 0 errors only)",
 } as const;
-
-/** The ENVIRONMENT and EXAMPLES sections appended to citty's usage text. */
-export function renderHelpExtras(meta: HelpMeta | undefined): string {
-  const out: string[] = [];
-  const env = [...(meta?.env ?? []), ENV.noColor, ENV.logLevel];
-  // Names align in one column; a name too long for it puts its meaning on the next line.
-  const width = Math.min(24, Math.max(...env.map((e) => e.split(" — ")[0]!.length)));
-  out.push("ENVIRONMENT", "");
-  for (const e of env) {
-    const [name, ...rest] = e.split(" — ");
-    const meaning = rest.join(" — ");
-    out.push(name!.length <= width ? `  ${name!.padEnd(width)}    ${meaning}` : `  ${name}\n  ${"".padEnd(width)}    ${meaning}`);
-  }
-  if (meta?.examples?.length) out.push("", "EXAMPLES", "", ...meta.examples.map((e) => `  $ ${e}`));
-  return `${out.join("\n")}\n`;
-}

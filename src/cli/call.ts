@@ -15,7 +15,7 @@ async function connect(args: { socket?: string; "token-file"?: string }) {
 /** --data: a JSON object, or "-" to read it from stdin (keeps secrets out of argv). */
 async function parseData(data: string | undefined): Promise<Record<string, unknown>> {
   if (data === undefined) return {};
-  const text = data === "-" ? await Bun.stdin.text() : data;
+  const text = data === "-" ? await (await import("../runtime/stdin.ts")).readStdinText() : data;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -45,11 +45,13 @@ export default defineCommand({
     const client = await connect(args);
     try {
       const response = await client.request(args.type, body);
-      printJson(response);
-      if (response.type === "error") {
-        const { DaemonRequestError } = await import("../daemon/client.ts");
-        throw new DaemonRequestError(`The daemon answered "${args.type}" with an error: ${String(response.message)}`, response);
-      }
+      if (response.type !== "error") return printJson(response);
+      // An error answer is a failure: under --json it rides on the error object (main.ts), so stdout stays one JSON value.
+      if (!args.json) printJson(response);
+      const { DaemonRequestError } = await import("../daemon/client.ts");
+      const error = new DaemonRequestError(`The daemon answered "${args.type}" with an error: ${String(response.message)}`, response);
+      error.result = response;
+      throw error;
     } finally {
       client.close();
     }

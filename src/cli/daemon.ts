@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
 import { parseDuration } from "../duration.ts";
+import type { DaemonExtension } from "../daemon/extension.ts";
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME } from "../daemon/protocol.ts";
 import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
 import { log, printJson } from "./output.ts";
@@ -10,6 +11,15 @@ function parseCount(flag: string, value: string | undefined): number | undefined
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new UsageError(`${flag} expects a positive whole number, got "${value}"`);
   return Number(value);
+}
+
+/**
+ * The extensions the daemon runs with, in the order their authenticate() is tried. The daemon
+ * knows no feature: the command assembles them here, loaded lazily so other commands never pay.
+ */
+async function loadExtensions(reapIntervalMs: number | undefined): Promise<DaemonExtension[]> {
+  const [{ createSessionExtension }, { oauthExtension }] = await Promise.all([import("../session/extension.ts"), import("../oauth/extension.ts")]);
+  return [createSessionExtension({ reapIntervalMs }), oauthExtension()];
 }
 
 export default defineCommand({
@@ -32,9 +42,13 @@ export default defineCommand({
     const maxConnections = parseCount("--max-connections", args["max-connections"]);
     const authTimeoutMs = args["auth-timeout"] === undefined ? undefined : parseDuration(args["auth-timeout"], "--auth-timeout");
     const reapIntervalMs = args["reap-interval"] === undefined ? undefined : parseDuration(args["reap-interval"], "--reap-interval");
+    const { unixServerSupported } = await import("../runtime/unix-server.ts");
+    if (!unixServerSupported())
+      throw new UsageError("The daemon runs only in the tokenctl binary (it is built on Bun); this runtime can be a client only", {
+        hint: "Run the daemon with the tokenctl binary: tokenctl daemon",
+      });
     const { resolveDaemonPaths } = await import("../daemon/paths.ts");
     const { startDaemon } = await import("../daemon/server.ts");
-    const { loadExtensions } = await import("../daemon/extensions.ts");
     const paths = resolveDaemonPaths({ socket: args.socket, tokenFile: args["token-file"] });
 
     // Catch signals from the start so one arriving during start-up still cleans up.
@@ -50,7 +64,7 @@ export default defineCommand({
         maxFrame,
         maxConnections,
         authTimeoutMs,
-        extensions: await loadExtensions({ reapIntervalMs }),
+        extensions: await loadExtensions(reapIntervalMs),
         log: log(),
       });
       if (args.json) printJson({ socket: daemon.socketPath, tokenFile: daemon.tokenFile, pid: daemon.pid });

@@ -36,10 +36,13 @@ export default defineCommand({
       { socket: args.socket, tokenFile: args["token-file"], vaultAddr: args["vault-addr"], vaultTokenFile: args["vault-token-file"], timeoutMs },
       realDeps(),
     );
-    if (args.json) printJson(checks);
-    else printResult(formatTable(checks));
-    // The report is the result; failing rows end as one error (exit 1) carrying the summary.
-    if (hasFailures(checks)) throw new DoctorProblemsError(summarize(checks), { hint: "Run the fix: line under each FAIL row, then tokenctl doctor again" });
+    // Failing rows end as one error (exit 1) carrying the summary; under --json the rows ride on it
+    // as `result`, so stdout stays one JSON value (main.ts prints it).
+    const failed = hasFailures(checks);
+    if (args.json && !failed) printJson(checks);
+    else if (!args.json) printResult(formatTable(checks));
+    if (failed)
+      throw new DoctorProblemsError(summarize(checks), { hint: "Run the fix: line under each FAIL row, then tokenctl doctor again", result: checks });
     log().success(summarize(checks));
   },
 });

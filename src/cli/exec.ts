@@ -10,6 +10,7 @@ export default defineCommand({
     name: "exec",
     description: "Run a command with a fresh OAuth access token in an env var (for tools that only read env)",
     env: [ENV.config, ENV.state, ENV.socket, ENV.daemonToken, ENV.runtime, "OAUTH_ACCESS_TOKEN — set (not read) for the command: the access token, unless --env names another variable"],
+    operands: "-- CMD [ARGS…]",
     examples: ["tokenctl exec --oauth work -- ./agent --serve", "tokenctl exec --oauth work --env GITHUB_TOKEN --min-valid 30m -- gh repo list"],
   }),
   args: {
@@ -30,20 +31,9 @@ export default defineCommand({
     const minValidMs = args["min-valid"] === undefined ? undefined : parseDuration(args["min-valid"], "--min-valid");
     const timeoutMs = parseDuration(args.timeout ?? "30s", "--timeout");
     const got = await obtainToken(args, profile, minValidMs, timeoutMs);
-    const path = Bun.which(command[0]!);
-    if (!path) throw new UsageError(`Command not found: ${command[0]}`);
-    const child = Bun.spawn([path, ...command.slice(1)], {
-      env: { ...process.env, [name]: got.accessToken },
-      stdio: ["inherit", "inherit", "inherit"],
-    });
-    // Pass termination signals on, and exit as the child did (128+n for a signal, as shells do).
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-    const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
-    const code = await child.exited;
-    for (const [s, h] of handlers) process.off(s, h);
-    const { constants } = await import("node:os");
-    const status = child.signalCode ? 128 + (constants.signals[child.signalCode as keyof typeof constants.signals] ?? 0) : code;
+    const { startCommandChecked } = await import("../session/exec.ts");
+    const run = await startCommandChecked({ argv: command, env: { ...process.env, [name]: got.accessToken }, stdio: "inherit" });
+    const { code: status } = await run.exited;
     if (status !== 0) throw new ExitStatus(status);
   },
 });

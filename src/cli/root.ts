@@ -1,17 +1,17 @@
 /**
  * The root command and its subcommands, each loaded only when named (STYLE habit 2) — except
  * `token`, which is static: scripts call `token get` in loops, and a lazy chunk costs ~3 ms of
- * a ~10 ms start (scripts/bench/token.ts). Kept apart from src/main.ts so commands that walk the
- * tree (completion) can import it without importing the entry point.
+ * a ~10 ms start (scripts/bench/token.ts). Commands that walk the tree (completion) are handed
+ * the root rather than importing this file, so there is no import loop.
  */
-import { defineCommand } from "citty";
+import { type ArgsDef, type CommandDef, defineCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { ENV, helpMeta } from "./_shared.ts";
 import token from "./token.ts";
 
 const load = <T>(p: Promise<{ default: T }>) => p.then((m) => m.default);
 
-export const root = defineCommand({
+export const root: CommandDef<ArgsDef> = defineCommand({
   meta: helpMeta({
     name: "tokenctl",
     version: pkg.version,
@@ -28,7 +28,7 @@ export const root = defineCommand({
     exec: () => load(import("./exec.ts")),
     vault: () => load(import("./vault.ts")),
     session: () => load(import("./session.ts")),
-    completion: () => load(import("./completion.ts")),
+    completion: (): Promise<CommandDef<ArgsDef>> => import("./completion.ts").then((m) => m.completionCommand(() => root as CommandDef<ArgsDef>) as CommandDef<ArgsDef>),
     doctor: () => load(import("./doctor.ts")),
   },
 });

@@ -1,7 +1,7 @@
 /** `tokenctl session mint|exec|whoami|list|revoke`: thin wrappers over src/session. */
 import { defineCommand, type ArgsDef } from "citty";
 import { ExitStatus, NotFoundError, UsageError } from "../errors.ts";
-import type { SessionRecord } from "../session/registry.ts";
+import type { SessionRecord } from "../session/protocol.ts";
 import { commonArgs, daemonClientArgs, ENV, helpMeta, verboseArgs } from "./_shared.ts";
 import { log, printJson, printResult } from "./output.ts";
 
@@ -49,8 +49,9 @@ const mint = defineCommand({
       if (!/^[1-9]\d{0,9}$/.test(args.pid) || Number(args.pid) > 2 ** 31 - 1) throw new UsageError(`--pid expects a process id, got "${args.pid}"`);
       pid = Number(args.pid);
     }
-    const { connectAdmin, mintAndRegister, shellQuote } = await import("../session/client.ts");
-    const client = await connectAdmin(await where(args));
+    // Inside a session, the new one is its child: in its scope, counted against its limit.
+    const { connectAsCaller, mintAndRegister, shellQuote } = await import("../session/client.ts");
+    const client = await connectAsCaller(await where(args), { note: args.verbose ? (m) => log().info(m) : undefined });
     try {
       const { session, tokenFile } = await mintAndRegister(client, { name: args.name, scope: args.scope, pid, cwd: process.cwd(), dir: args.dir });
       if (args.json) printJson({ id: session.id, tokenFile, name: session.name, scope: session.scope });
@@ -66,6 +67,7 @@ const exec = defineCommand({
     name: "exec",
     description: "Run CMD as its own session: TOKENCTL_SESSION_TOKEN_FILE set, signals forwarded, revoked and removed on exit",
     env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    operands: "-- CMD [ARGS…]",
     examples: ["tokenctl session exec --name job -- ./agent --serve", "tokenctl session exec --scope ci --require-daemon -- make test"],
   }),
   args: {

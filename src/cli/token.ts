@@ -2,7 +2,8 @@
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, ENV, helpMeta } from "./_shared.ts";
 import { printJson, printResult } from "./output.ts";
-import { resolveSources, type SourceFlags } from "../token/sources.ts";
+import { resolveSources, type SourceFlags, type TokenSources } from "../token/sources.ts";
+import { NotFoundError } from "../errors.ts";
 import { defaultReaderDeps, formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";
 import { formatHeaderLines, headersFor } from "../token/headers.ts";
 
@@ -40,7 +41,13 @@ async function read(args: { explain?: boolean; "fd-timeout"?: string } & Paramet
   // Loaded only with the flag: `token get` runs in loops and pays for every module.
   const fdTimeoutMs = args["fd-timeout"] === undefined ? undefined : (await import("../duration.ts")).parseDuration(args["fd-timeout"], "--fd-timeout", 3_600_000);
   const sources = resolveSources(flagsOf(args));
-  const result = readToken(sources, defaultReaderDeps(process.env, { fdTimeoutMs }));
+  let result: TokenResult;
+  try {
+    result = readToken(sources, defaultReaderDeps(process.env, { fdTimeoutMs }));
+  } catch (e) {
+    if (e instanceof TokenNotFoundError) throw new NotFoundError(e.message, { hint: handOverHint(args, sources) });
+    throw e;
+  }
   if (args.explain || result.persistError) {
     const { log } = await import("./output.ts");
     if (result.persistError) log().warn(`Token read from fd but not saved for subprocesses: ${result.persistError}`);
@@ -50,6 +57,12 @@ async function read(args: { explain?: boolean; "fd-timeout"?: string } & Paramet
 }
 
 type ReadArgs = Parameters<typeof read>[0] & { json?: boolean };
+
+/** The fix for "no token": the `token set` that writes the file this command read, or the variables it read. */
+function handOverHint(args: Parameters<typeof flagsOf>[0], sources: TokenSources): string {
+  const flags = args.file ? ` --file ${/^[\w@%+=:,./~-]+$/.test(args.file) ? args.file : `'${args.file.replace(/'/g, `'\\''`)}'`}` : args.preset ? ` --preset ${args.preset}` : "";
+  return `Hand the process a token: printf %s "$TOKEN" | tokenctl token set${flags}; or set ${sources.envName}, or ${sources.fdEnvName} to an inherited fd`;
+}
 
 async function runGet(args: ReadArgs): Promise<void> {
   const { result } = await read(args);
@@ -115,7 +128,7 @@ const set = defineCommand({
       }
       input = answer;
     } else {
-      input = await Bun.stdin.text();
+      input = await (await import("../runtime/stdin.ts")).readStdinText();
     }
     storeToken(sources.file, validateTokenInput(input));
     const { log } = await import("./output.ts");

@@ -17,6 +17,10 @@ export interface CompletionNode {
   name: string;
   description: string;
   flags: CompletionFlag[];
+  /** The choices of each positional argument, in order ([] for a free one). */
+  positionals?: string[][];
+  /** Takes a command after `--` (session exec, exec): complete it as a command line of its own. */
+  runsCommand?: boolean;
   children: CompletionNode[];
 }
 
@@ -38,6 +42,9 @@ const flagWords = (n: CompletionNode) => n.flags.flatMap((f) => [`--${f.name}`, 
 const words = (n: CompletionNode) => [...n.children.map((c) => c.name), ...flagWords(n), "--help"];
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** `cmd|--flag` keys for the flags of each node that take a value (so the word after them is skipped). */
+/** `cmd|N` keys: the choices of the Nth positional of cmd. */
+const choiceCases = (all: Flat[]) =>
+  all.flatMap((f) => (f.node.positionals ?? []).flatMap((choices, i) => (choices.length ? [{ key: `${f.path}|${i}`, choices }] : [])));
 const valueKeys = (all: Flat[]) => all.flatMap((f) => f.node.flags.filter((fl) => fl.takesValue).map((fl) => `${f.path}|--${fl.name}`));
 
 export function generate(shell: Shell, root: CompletionNode): string {
@@ -53,14 +60,23 @@ export function generate(shell: Shell, root: CompletionNode): string {
       .join("\n");
     // A value flag's argument (a path, a name): leave COMPREPLY empty so `-o default` completes files.
     const freeValues = values.filter((k) => !all.some((f) => f.node.flags.some((fl) => fl.values && `${f.path}|--${fl.name}` === k)));
+    const runners = all.filter((f) => f.node.runsCommand).map((f) => sq(f.path));
+    const choices = choiceCases(all).map((c) => `    ${sq(c.key)}) pos=${sq(c.choices.join(" "))} ;;`);
     return `# bash completion for ${prog}: source it, or save it as ~/.local/share/bash-completion/completions/${prog}
 ${fn}() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd="" cand w i opts
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd="" cand w i opts pos="" npos=0
   # --flag=value: bash splits at "=" (COMP_WORDBREAKS), so the flag is one or two words back.
   if [[ $cur == = ]]; then cur=""; elif [[ $prev == = ]]; then prev=\${COMP_WORDS[COMP_CWORD-2]}; fi
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
-    [[ $w == -- ]] && return 0
+    if [[ $w == -- ]]; then
+      # After -- comes a command line of its own (session exec, exec): bash-completion's
+      # _command_offset completes it with that command's completion; else command names, then files.
+      case "$cmd" in ${runners.join("|") || "''"}) ;; *) return 0 ;; esac
+      if declare -F _command_offset >/dev/null; then _command_offset $((i + 1)); return 0; fi
+      ((i + 1 == COMP_CWORD)) && COMPREPLY=($(compgen -c -- "$cur"))
+      return 0
+    fi
     if [[ $w == -* ]]; then
       # Skip the value of a flag that takes one (unless given as --flag=value).
       [[ \${COMP_WORDS[i+1]} != = ]] && case "$cmd|$w" in ${values.map(sq).join("|") || "''"}) ((i++)) ;; esac
@@ -68,7 +84,7 @@ ${fn}() {
     fi
     [[ $w == = ]] && { ((i++)); continue; }
     cand=\${cmd:+$cmd }$w
-    case "$cand" in ${known || "''"}) cmd=$cand ;; esac
+    case "$cand" in ${known || "''"}) cmd=$cand npos=0 ;; *) npos=$((npos + 1)) ;; esac
   done
   case "$cmd|$prev" in
 ${valueCases}
@@ -78,7 +94,11 @@ ${freeValues.length ? `    ${freeValues.map(sq).join("|")}) COMPREPLY=(); return
 ${cases}
     *) opts="" ;;
   esac
-  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  # The choices of the positional argument at this place (completion bash|zsh|fish).
+  case "$cmd|$npos" in
+${choices.join("\n")}
+  esac
+  COMPREPLY=($(compgen -W "$opts\${pos:+ $pos}" -- "$cur"))
 }
 complete -o default -F ${fn} ${prog}
 `;
@@ -103,20 +123,30 @@ complete -o default -F ${fn} ${prog}
       .flatMap((f) => f.node.flags.filter((fl) => fl.values).map((fl) => `    (${zq(`${f.path}|--${fl.name}`)}) compadd -- ${fl.values!.map(sq).join(" ")}; return ;;`))
       .join("\n");
     const valuePattern = values.map(zq).join("|") || "''";
+    const runners = all.filter((f) => f.node.runsCommand).map((f) => zq(f.path)).join("|") || "''";
+    const choices = choiceCases(all).map((c) => `    (${zq(c.key)}) compadd -- ${c.choices.map(sq).join(" ")} ;;`);
     return `#compdef ${prog}
 # zsh completion for ${prog}: save as _${prog} in a directory on $fpath, or source it after compinit
 ${fn}() {
-  local cmdpath="" cand w prev=\${words[CURRENT-1]} skip=0
+  local cmdpath="" cand w prev=\${words[CURRENT-1]} skip=0 i npos=0
   local -a items
-  for w in \${words[2,CURRENT-1]}; do
+  for (( i = 2; i < CURRENT; i++ )); do
+    w=\${words[i]}
     if (( skip )); then skip=0; continue; fi
-    [[ $w == -- ]] && return 0
+    if [[ $w == -- ]]; then
+      # After -- comes a command line of its own (session exec, exec): complete it as one.
+      case "$cmdpath" in (${runners}) ;; (*) return 0 ;; esac
+      shift i words
+      (( CURRENT -= i ))
+      _normal
+      return
+    fi
     if [[ $w == -* ]]; then
       case "$cmdpath|$w" in (${valuePattern}) skip=1 ;; esac
       continue
     fi
     cand=\${cmdpath:+$cmdpath }$w
-    case "$cand" in (${known || "''"}) cmdpath=$cand ;; esac
+    case "$cand" in (${known || "''"}) cmdpath=$cand npos=0 ;; (*) (( npos++ )) ;; esac
   done
   case "$cmdpath|$prev" in
 ${valueCases}
@@ -124,6 +154,10 @@ ${valueCases}
   esac
   case "$cmdpath" in
 ${cases}
+  esac
+  # The choices of the positional argument at this place (completion bash|zsh|fish).
+  case "$cmdpath|$npos" in
+${choices.join("\n")}
   esac
   _describe -t commands '${prog}' items
 }
@@ -134,34 +168,52 @@ if (( $+functions[compdef] )); then compdef ${fn} ${prog}; fi
   // flag values do not count), compared as a quoted string so the empty root path works.
   const lines = [`# fish completion for ${prog}: save as ~/.config/fish/completions/${prog}.fish`, `complete -c ${prog} -f`, `complete -c ${prog} -l help -d 'Show help'`];
   lines.push(
-    `function __${prog}_path --description 'subcommands typed so far'
+    `function __${prog}_path --description 'subcommands typed so far; sets __${prog}_npos to the positionals after them'
     set -l known ${all.filter((f) => f.path).map((f) => sq(f.path)).join(" ")}
     set -l takes_value ${values.map(sq).join(" ")}
     set -l cmd (commandline -opc)
     set -l out ''
     set -l skip 0
+    set -g __${prog}_npos 0
     for w in $cmd[2..-1]
         if test $skip = 1
             set skip 0
             continue
         end
-        test "$w" = '--'; and return 1
+        if test "$w" = '--'
+            echo "$out|--"
+            return
+        end
         if string match -q -- '-*' $w
             contains -- "$out|$w" $takes_value; and set skip 1
             continue
         end
         set -l cand (string trim -- "$out $w")
-        contains -- "$cand" $known; and set out $cand
+        if contains -- "$cand" $known
+            set out $cand
+            set -g __${prog}_npos 0
+        else
+            set -g __${prog}_npos (math $__${prog}_npos + 1)
+        end
     end
     echo $out
 end
-function __${prog}_at --description 'true when the subcommands typed so far are exactly $argv[1]'
-    set -l p (__${prog}_path); or return 1
+function __${prog}_at --description 'true when the subcommands typed so far are exactly $argv[1] (and no -- yet)'
+    set -l p (__${prog}_path)
     test "$p" = "$argv[1]"
+end
+function __${prog}_after_dashdash --description 'complete the command line after --'
+    set -l cmd (commandline -opc)
+    set -l i (contains -i -- '--' $cmd)
+    complete -C (string join ' ' -- $cmd[(math $i + 1)..-1] (commandline -ct))
 end`,
   );
   for (const f of all) {
     const cond = `__${prog}_at ${sq(f.path)}`;
+    (f.node.positionals ?? []).forEach((choices, i) => {
+      if (choices.length) lines.push(`complete -c ${prog} -n ${sq(`${cond}; and test $__${prog}_npos = ${i}`)} -a ${sq(choices.join(" "))}`);
+    });
+    if (f.node.runsCommand) lines.push(`complete -c ${prog} -n ${sq(`__${prog}_at ${sq(`${f.path}|--`)}`)} -a '(__${prog}_after_dashdash)'`);
     for (const c of f.node.children) lines.push(`complete -c ${prog} -n ${sq(cond)} -a ${sq(c.name)} -d ${sq(c.description)}`);
     for (const fl of f.node.flags) {
       const values = fl.values ? ` -x -a ${sq(fl.values.join(" "))}` : fl.takesValue ? " -r -F" : "";

@@ -2,17 +2,19 @@
  * The one client for the daemon: connect, authenticate, request/response by id, events. Every
  * command that talks to the daemon goes through connectDaemon(); nothing else opens the socket.
  *
- * Before anything secret is sent, the server is verified (see verifyServer): the socket and every
+ * Before anything secret is sent, the server is verified (verify.ts): the socket and every
  * directory above it must be ours or root's and not writable by others, and where the platform
  * reports peer credentials (SO_PEERCRED, getpeereid) the process serving it must run as us or
  * root. A fake daemon planted by another local user gets nothing, and nothing it says is used.
  */
 import { connect as netConnect, type Socket } from "node:net";
-import { AuthRefusedError, InsecureFileError, NotFoundError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
+import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, errnoCode } from "../errors.ts";
 import { readSecretFile } from "../fs/secure.ts";
-import { checkTrustedPath, trustedOwner, UntrustedPathError } from "../fs/trust.ts";
 import type { Message } from "./extension.ts";
 import { FrameSplitter, encode } from "./protocol.ts";
+import { UntrustedDaemonError, verifyPeer, verifySocketPath } from "./verify.ts";
+
+export { UntrustedDaemonError, verifyPeer, verifySocketPath } from "./verify.ts";
 
 export interface ConnectOptions {
   socketPath: string;
@@ -24,68 +26,6 @@ export interface ConnectOptions {
   credential?: Message;
   /** Limit for connecting plus the handshake, and the default per request (default 5000 ms). */
   timeoutMs?: number;
-}
-
-/**
- * The server on the socket is not one we may trust: the socket or a directory above it belongs to
- * another user, the process serving it runs as another user, or it accepted a connection that
- * offered no credential. Exit 2, like any unsafe file: nothing was sent.
- */
-export class UntrustedDaemonError extends InsecureFileError {
-  override name = "UntrustedDaemonError";
-}
-
-/** The peer-credential reader, loaded lazily: it is runtime-specific and absent on some platforms. */
-type PeerCred = { peerUid(fd: number): number | undefined; peerCredentialsSupported(): boolean };
-let peerCred: Promise<PeerCred | undefined> | undefined;
-function loadPeerCred(): Promise<PeerCred | undefined> {
-  peerCred ??= import("./peercred.ts").then(
-    (m) => m as PeerCred,
-    () => undefined, // no FFI in this runtime: the path checks remain the guard
-  );
-  return peerCred;
-}
-
-/** The fd under a connected node:net socket (Node and Bun expose it as `_handle.fd`), when there is one. */
-function socketFd(socket: Socket): number | undefined {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  return typeof fd === "number" && fd >= 0 ? fd : undefined;
-}
-
-/**
- * The uid of the process serving `socket` when the platform can tell, else undefined. Throws
- * UntrustedDaemonError when it is neither us nor root.
- */
-export async function verifyPeer(socket: Socket, socketPath: string, me = process.getuid?.() ?? -1): Promise<number | undefined> {
-  if (me < 0) return undefined;
-  const pc = await loadPeerCred();
-  const fd = socketFd(socket);
-  if (!pc || fd === undefined || !pc.peerCredentialsSupported()) return undefined;
-  const uid = pc.peerUid(fd);
-  if (uid !== undefined && !trustedOwner(uid, me))
-    throw new UntrustedDaemonError(`Refusing the daemon on ${socketPath}: the process serving it runs as uid ${uid}, neither you (uid ${me}) nor root; nothing was sent`, {
-      hint: `Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon`,
-    });
-  return uid;
-}
-
-/**
- * Check the socket path before connecting: the socket owned by us or root, every directory above
- * it ours or root's and not writable by others. A missing socket is "no daemon" (exit 5).
- */
-export function verifySocketPath(socketPath: string): void {
-  try {
-    checkTrustedPath(socketPath, `the daemon socket ${socketPath}`);
-  } catch (e) {
-    if (e instanceof NotFoundError)
-      throw new UnavailableError(`No tokenctl daemon answers on ${socketPath} (ENOENT)`, { cause: e, hint: `Start one: tokenctl daemon --socket ${socketPath}` });
-    if (e instanceof UntrustedPathError)
-      throw new UntrustedDaemonError(`${e.message}; nothing was sent to ${socketPath}`, {
-        cause: e,
-        hint: e.component === socketPath ? `Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon` : e.hint,
-      });
-    throw e;
-  }
 }
 
 export interface DaemonEvent {

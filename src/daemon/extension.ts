@@ -17,6 +17,14 @@ export interface ConnectionInfo {
   identity?: Message;
 }
 
+/** Timers and a monotonic clock, injected so tests run them on a fake clock. */
+export interface Scheduler {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+}
+
 /** What the daemon lends its extensions. */
 export interface DaemonApi {
   /** Send `{"type":"event","topic":…,"data":…}` to every authenticated subscriber of topic. */
@@ -28,7 +36,8 @@ export interface DaemonApi {
 /**
  * A handler returns the response body; the daemon adds `id` (echoed) and defaults `type` to
  * `<request type>.result` when the body has none. A thrown error becomes
- * `{"type":"error","id":…,"message":<error.message>}` and the connection stays open.
+ * `{"type":"error","id":…,"message":<error.message>}` and the connection stays open; an error with
+ * a string `wireCode` such as "session.not_allowed" adds it as `"code"` (docs/protocol.md).
  */
 export type Handler = (message: Message, conn: ConnectionInfo) => Message | Promise<Message>;
 

@@ -2,7 +2,7 @@
  * The daemon's wire protocol, without a socket: newline-delimited JSON frames with a size limit,
  * message parsing, and the exact error texts other programs match on. See docs/daemon.md.
  */
-import type { Message } from "./extension.ts";
+import type { DaemonApi, Message } from "./extension.ts";
 
 /** Error texts sent on the wire. Other implementations match on these; do not reword them. */
 export const WireError = {
@@ -12,6 +12,8 @@ export const WireError = {
   authTimeout: "Authentication timeout",
   invalidToken: "Invalid token",
   tooManyConnections: "Too many connections",
+  /** Sent to the oldest idle unauthenticated connection when a new one needs its place. */
+  evicted: "Too many unauthenticated connections: closed the oldest",
   invalidMessage: 'Invalid message: expected a JSON object with a string "type"',
   alreadyAuthenticated: "Already authenticated",
   adminRequired: "Not allowed: this request needs the daemon token",
@@ -21,7 +23,12 @@ export const WireError = {
 export const DEFAULT_MAX_FRAME = 65536;
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
-/** Bytes queued for one peer that does not read before it is disconnected. */
+/** Connections not yet authenticated, a pool inside DEFAULT_MAX_CONNECTIONS. */
+export const DEFAULT_MAX_UNAUTHENTICATED = 64;
+/**
+ * Bytes queued for one peer that does not read: over it, the daemon stops reading that peer's
+ * requests until it reads its replies, and disconnects a subscriber that falls behind on events.
+ */
 export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 
 const NL = 0x0a;
@@ -99,10 +106,46 @@ export function reply(request: Message, body: Message): Message {
   return request.id === undefined ? body : { ...body, id: request.id };
 }
 
-/** The error frame for a request (with its id) or for the connection (without). */
-export function errorFrame(message: string, request?: Message): Message {
-  const body: Message = { type: "error", message };
-  return request && request.id !== undefined ? { type: "error", id: request.id, message } : body;
+/**
+ * The error frame for a request (with its id) or for the connection (without). `code` is a stable
+ * machine-readable kind (e.g. "session.not_allowed", see docs/protocol.md); clients map it to an
+ * error class instead of matching the text.
+ */
+export function errorFrame(message: string, request?: Message, code?: string): Message {
+  const body: Message = request && request.id !== undefined ? { type: "error", id: request.id, message } : { type: "error", message };
+  if (code !== undefined) body.code = code;
+  return body;
+}
+
+const WIRE_CODE = /^[a-z]+(\.[a-z_]+)+$/;
+
+/** The wire code an error carries (its `wireCode` property, e.g. "session.not_allowed"), if any. */
+export function wireCodeOf(e: unknown): string | undefined {
+  const code = typeof e === "object" && e !== null ? (e as { wireCode?: unknown }).wireCode : undefined;
+  return typeof code === "string" && WIRE_CODE.test(code) ? code : undefined;
+}
+
+/**
+ * Peer-controlled text made safe for a one-line log entry: control characters (newlines included)
+ * among them) written as \n, \r, \t or \u001b…, and long text cut, so a peer cannot forge lines.
+ */
+export function escapeLogText(text: string, max = 2000): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (ch) => {
+    if (ch === "\n") return "\\n";
+    if (ch === "\r") return "\\r";
+    if (ch === "\t") return "\\t";
+    return `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** A logger whose every string is made one safe line (peer-controlled text cannot forge entries). */
+export function escapingLogger(log: DaemonApi["log"]): DaemonApi["log"] {
+  const wrap =
+    (f: (...a: unknown[]) => void) =>
+    (...a: unknown[]) =>
+      f(...a.map((x) => (typeof x === "string" ? escapeLogText(x) : x)));
+  return { info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error), debug: wrap(log.debug) };
 }
 
 /** Validate `subscribe`'s optional topics: undefined (all topics) or a list of strings. */

@@ -2,33 +2,35 @@
  * The per-user daemon: an authenticated Unix-socket server speaking the NDJSON protocol of
  * protocol.ts. startDaemon() runs it in-process (the `tokenctl daemon` command, tests, and other
  * features all start it the same way) and returns a handle whose stop() cleans up after it.
+ *
+ * This file owns start-up and shutdown (lock, stale socket, token file, listening) and who may
+ * connect (peer uid, the connection pools, the open-file budget); connection.ts runs each peer and
+ * dispatch.ts answers its messages.
  */
-import type { Socket, UnixSocketListener } from "bun";
 import { lstatSync, statSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import pkg from "../../package.json" with { type: "json" };
 import { TokenctlError, UsageError, errnoCode } from "../errors.ts";
 import { tryLock, type FileLock } from "../fs/lock.ts";
 import { ensurePrivateDir, removeSecretFile, writeSecretFile } from "../fs/secure.ts";
-import { checkAuth, generateToken, peerAllowed, tokenDigest } from "./auth.ts";
-import type { ConnectionInfo, DaemonApi, DaemonExtension, Handler, Message } from "./extension.ts";
-import { peerUid as readPeerUid } from "./peercred.ts";
+import { fileBudget, listenUnix, unixAnswers, type PeerSocket, type UnixListener } from "../runtime/unix-server.ts";
+import { generateToken, peerAllowed, tokenDigest } from "./auth.ts";
+import { Connection, endWith, realScheduler, type Scheduler } from "./connection.ts";
+import { createDispatcher, type DaemonLogger, type DaemonStats } from "./dispatch.ts";
+import type { DaemonExtension } from "./extension.ts";
+import { peerUid as readPeerUid } from "../runtime/peercred.ts";
 import {
   DEFAULT_AUTH_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_FRAME,
   DEFAULT_MAX_QUEUED_BYTES,
-  FrameSplitter,
+  DEFAULT_MAX_UNAUTHENTICATED,
   WireError,
-  encode,
   errorFrame,
-  parseMessage,
-  parsePublish,
-  parseTopics,
-  reply,
+  escapingLogger,
 } from "./protocol.ts";
 
-export type DaemonLogger = DaemonApi["log"];
+export type { DaemonLogger, DaemonStats } from "./dispatch.ts";
+export { escapingLogger } from "./protocol.ts";
 
 export interface DaemonOptions {
   socketPath: string;
@@ -39,22 +41,23 @@ export interface DaemonOptions {
   authTimeoutMs?: number;
   /** Open connections allowed at once, authenticated or not (default 1024). */
   maxConnections?: number;
-  /** Bytes queued for a peer that does not read before it is disconnected (default 1 MiB). */
+  /** Unauthenticated connections allowed at once, inside maxConnections (default 64); the oldest idle one makes room. */
+  maxUnauthenticated?: number;
+  /** An unauthenticated connection this old is idle: it may be closed to make room (default 250 ms). */
+  idleAfterMs?: number;
+  /** Bytes queued for a peer that does not read: reading pauses, a lagging subscriber is cut off (default 1 MiB). */
   maxQueuedBytes?: number;
   extensions?: DaemonExtension[];
-  /** Where start, stop and auth failures are logged; silent by default. */
+  /** Where start, stop and auth failures are logged; silent by default. Peer text in it is escaped. */
   log?: DaemonLogger;
   /** Reads a connected socket's peer uid (SO_PEERCRED); injectable for tests. */
   peerUid?: (fd: number) => number | undefined;
   /** Our uid, compared with the peer's (default process.getuid()). */
   uid?: number;
-}
-
-export interface DaemonStats {
-  open: number;
-  authenticated: number;
-  subscribers: number;
-  max: number;
+  /** Timers (auth timeout, accept back-off); injectable for tests. */
+  scheduler?: Scheduler;
+  /** The open-file limit and the fds open now (default: read from /proc where there is one). */
+  files?: { limit: number; open: number };
 }
 
 export interface DaemonHandle {
@@ -75,33 +78,20 @@ export class DaemonRunningError extends TokenctlError {
   override name = "DaemonRunningError";
 }
 
-const BUILTIN = new Set(["auth", "ping", "status", "subscribe", "unsubscribe", "publish"]);
 /** sun_path is 108 bytes on Linux, 104 on macOS, including the terminating NUL. */
 const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
+/** File descriptors kept free for refusing connections, the registry file, locks and OAuth requests. */
+export const SPARE_FDS = 32;
+/** Accepting pauses this long when the open-file budget runs out, doubling up to the maximum. */
+export const ACCEPT_BACKOFF_MS = { first: 250, max: 8000 } as const;
+/**
+ * An unauthenticated connection is idle once this old: a client sends its auth as soon as it is
+ * connected, so only a connection that has not authenticated by then may be closed to make room.
+ * A burst of new clients is admitted past the pool instead of evicting each other.
+ */
+export const IDLE_AFTER_MS = 250;
 
 const silent: DaemonLogger = { info() {}, warn() {}, error() {}, debug() {} };
-
-const enum State {
-  Pending,
-  Authenticating,
-  Open,
-  Closed,
-}
-
-interface Conn {
-  info: ConnectionInfo;
-  socket: Socket<Conn>;
-  state: State;
-  splitter: FrameSplitter;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Lines that arrived while an extension's authenticate() was running. */
-  held: string[] | undefined;
-  /** Subscribed topics; "all" for every topic; undefined when not subscribed. */
-  topics: Set<string> | "all" | undefined;
-  /** Bytes the kernel would not take yet, oldest first. */
-  queue: Buffer[] | undefined;
-  queued: number;
-}
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -109,25 +99,15 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
   return value;
 }
 
-/** Connect to `path` and report whether something accepted; used to tell a live daemon from a stale socket. */
-async function answers(path: string, timeoutMs = 1000): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const socket = await Promise.race([
-      Bun.connect({ unix: path, socket: { data() {}, error() {} } }),
-      new Promise<"timeout">((r) => {
-        timer = setTimeout(() => r("timeout"), timeoutMs);
-      }),
-    ]);
-    // Something holds the path but does not accept in time: treat as live rather than delete it.
-    if (socket === "timeout") return true;
-    socket.end();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+/** How many connections the open-file limit leaves room for; throws when it leaves almost none. */
+export function connectionRoom(files: { limit: number; open: number } | undefined): number {
+  if (!files) return Number.POSITIVE_INFINITY;
+  const room = files.limit - files.open - SPARE_FDS;
+  if (room < 8)
+    throw new UsageError(`The open-file limit (${files.limit}, ${files.open} in use) leaves room for ${Math.max(room, 0)} connections`, {
+      hint: "Raise it before starting the daemon: ulimit -n 4096",
+    });
+  return room;
 }
 
 /** Start a daemon on options.socketPath; resolves once it accepts connections. */
@@ -135,32 +115,27 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const maxFrame = positiveInt("--max-frame", options.maxFrame, DEFAULT_MAX_FRAME);
   const authTimeoutMs = positiveInt("--auth-timeout", options.authTimeoutMs, DEFAULT_AUTH_TIMEOUT_MS);
   const maxConnections = positiveInt("--max-connections", options.maxConnections, DEFAULT_MAX_CONNECTIONS);
+  const maxUnauth = Math.min(positiveInt("maxUnauthenticated", options.maxUnauthenticated, DEFAULT_MAX_UNAUTHENTICATED), maxConnections);
   const maxQueued = positiveInt("maxQueuedBytes", options.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES);
-  const log = options.log ?? silent;
+  const idleAfterMs = options.idleAfterMs ?? IDLE_AFTER_MS;
+  const limits = { maxFrame, authTimeoutMs, maxQueued };
+  const log = escapingLogger(options.log ?? silent);
   const extensions = options.extensions ?? [];
   const ourUid = options.uid ?? process.getuid?.() ?? -1;
   const getPeerUid = options.peerUid ?? readPeerUid;
+  const scheduler = options.scheduler ?? realScheduler;
+  const fdRoom = connectionRoom("files" in options ? options.files : fileBudget());
+  const connCap = Math.min(maxConnections, fdRoom);
   const { socketPath, tokenFile } = options;
 
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH)
     throw new UsageError(`Socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; Unix sockets allow at most ${MAX_SOCKET_PATH}`, {
       hint: "Use a shorter path: tokenctl daemon --socket $XDG_RUNTIME_DIR/tokenctl/tokenctl.sock",
     });
-
-  const handlers = new Map<string, { ext: DaemonExtension; handler: Handler }>();
-  for (const ext of extensions) {
-    for (const [type, handler] of Object.entries(ext.handlers ?? {})) {
-      if (BUILTIN.has(type)) throw new TokenctlError(`Extension ${ext.name} registers "${type}", a built-in message type`);
-      const prior = handlers.get(type);
-      if (prior) throw new TokenctlError(`Extensions ${prior.ext.name} and ${ext.name} both register "${type}"`);
-      handlers.set(type, { ext, handler });
-    }
-  }
-  const authenticators = extensions.filter((e) => typeof e.authenticate === "function");
+  if (connCap < maxConnections) log.warn(`The open-file limit leaves room for ${connCap} connections, fewer than --max-connections ${maxConnections}`);
 
   // The socket directory: created 0700 by mkdir itself, refused if it has any group/other bit.
-  const dir = dirname(socketPath);
-  ensurePrivateDir(dir, { strict: true });
+  ensurePrivateDir(dirname(socketPath), { strict: true });
 
   // The lock makes "is a daemon running" race-free between two starting daemons; the kernel drops
   // it when we die, so it never goes stale.
@@ -169,71 +144,27 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     throw new DaemonRunningError(`A tokenctl daemon is already running for ${socketPath} (it holds ${socketPath}.lock); it was left serving`, {
       hint: `Talk to it: tokenctl call status --socket ${socketPath}`,
     });
-
   const lock: FileLock = maybeLock;
-  let token: string;
-  let listener: UnixSocketListener<Conn>;
-  let extensionsStarted = 0;
-  const conns = new Set<Conn>();
-  const subscribers = new Set<Conn>();
+
+  const conns = new Set<Connection>();
+  /** Connections not authenticated yet, oldest first. */
+  const unauth = new Set<Connection>();
   let authenticated = 0;
   let nextId = 1;
+  /** Sockets written to and about to close (refused or evicted): they still hold an fd. */
+  let closing = 0;
+  let listener: UnixListener | undefined;
+  let accepting = false;
+  let backoff: number = ACCEPT_BACKOFF_MS.first;
+  let resumedAt = 0;
+  let stopping: Promise<void> | undefined;
   const startedAt = Date.now();
 
-  const api: DaemonApi = { publish: (topic, data) => void publish(topic, data), log };
-
-  try {
-    let existing: ReturnType<typeof lstatSync> | undefined;
-    try {
-      existing = lstatSync(socketPath);
-    } catch (e) {
-      if (errnoCode(e) !== "ENOENT") throw e;
-    }
-    if (existing && !existing.isSocket())
-      throw new UsageError(`${socketPath} exists and is not a socket; refusing to replace it`, { hint: `Move it away: mv ${socketPath} ${socketPath}.old` });
-    if (existing) {
-      if (await answers(socketPath))
-        throw new DaemonRunningError(`Something already answers on ${socketPath}; it was left serving`, {
-          hint: `Talk to it: tokenctl call status --socket ${socketPath}`,
-        });
-      unlinkSync(socketPath);
-      log.info(`Removed stale socket ${socketPath}`);
-    }
-
-    // Token before socket: a client that sees the socket always finds the matching token.
-    token = generateToken();
-    writeSecretFile(tokenFile, `${token}\n`);
-
-    for (const ext of extensions) {
-      await ext.start?.(api);
-      extensionsStarted++;
-    }
-
-    // umask 0177 around bind, as ssh-agent does: the socket is 0600 from the moment it exists.
-    const oldUmask = process.umask(0o177);
-    try {
-      listener = Bun.listen<Conn>({ unix: socketPath, socket: handlersFor() });
-    } finally {
-      process.umask(oldUmask);
-    }
-    const mode = statSync(socketPath).mode & 0o777;
-    if (mode & 0o077) {
-      listener.stop(true);
-      throw new TokenctlError(`Socket ${socketPath} was created with mode ${mode.toString(8)}, expected 600`);
-    }
-  } catch (e) {
-    await stopExtensions(extensionsStarted);
-    try {
-      removeSecretFile(tokenFile);
-    } catch {
-      // Best effort: the original error is the one to report.
-    }
-    lock.release();
-    throw e instanceof TokenctlError ? e : new TokenctlError(`Could not start the daemon on ${socketPath} (${errnoCode(e) ?? (e as Error).message})`, { cause: e });
-  }
-
-  const digest = tokenDigest(token);
-  log.info(`Daemon listening on ${socketPath} (pid ${process.pid}); token in ${tokenFile}`);
+  const stats = () => ({ open: conns.size, authenticated, unauthenticated: unauth.size, subscribers: dispatcher?.subscribers ?? 0, max: connCap });
+  let dispatcher: ReturnType<typeof createDispatcher> | undefined;
+  const api = { publish: (topic: string, data: unknown) => void dispatcher?.publish(topic, data), log };
+  let token: string;
+  let extensionsStarted = 0;
 
   async function stopExtensions(count: number): Promise<void> {
     for (const ext of extensions.slice(0, count).reverse()) {
@@ -245,291 +176,163 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
   }
 
-  function send(c: Conn, data: string | Buffer): void {
-    if (c.state === State.Closed) return;
-    if (c.queue) return enqueue(c, typeof data === "string" ? Buffer.from(data) : data);
-    const len = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-    const n = c.socket.write(data);
-    if (n < len) enqueue(c, (typeof data === "string" ? Buffer.from(data) : data).subarray(Math.max(n, 0)));
+  /** Close a socket after a last frame, counting its fd until it is gone. */
+  function closeSoon(close: () => void): void {
+    closing++;
+    close();
+    scheduler.set(() => closing--, 0);
   }
 
-  function enqueue(c: Conn, buf: Buffer): void {
-    (c.queue ??= []).push(buf);
-    c.queued += buf.length;
-    if (c.queued > maxQueued) {
-      log.warn(`Connection ${c.info.id}: disconnected, ${c.queued} bytes queued and not read (limit ${maxQueued})`);
-      drop(c);
-      c.socket.terminate();
+  /** Connections and closing sockets have used half the spare fds: accepting more risks EMFILE. */
+  const budgetSpent = () => conns.size + closing >= fdRoom + SPARE_FDS / 2;
+
+  /** The open-file budget is spent: stop accepting for a while rather than spin on EMFILE. */
+  function pauseAccepting(): void {
+    if (!accepting || stopping) return;
+    accepting = false;
+    listener?.stop(false);
+    if (Date.now() - resumedAt > ACCEPT_BACKOFF_MS.max) backoff = ACCEPT_BACKOFF_MS.first;
+    const delay = backoff;
+    backoff = Math.min(backoff * 2, ACCEPT_BACKOFF_MS.max);
+    log.warn(`Not accepting connections for ${delay} ms: ${conns.size} open and ${closing} closing use the open-file budget`);
+    scheduler.set(resumeAccepting, delay);
+  }
+
+  function resumeAccepting(): void {
+    if (stopping || accepting) return;
+    if (budgetSpent()) {
+      accepting = true; // so pauseAccepting() pauses again, with a longer delay
+      return pauseAccepting();
+    }
+    try {
+      unlinkSync(socketPath);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") log.warn(`Could not replace ${socketPath} (${errnoCode(e)})`);
+    }
+    listen();
+    resumedAt = Date.now();
+  }
+
+  /** Bind with umask 0177, as ssh-agent does: the socket is 0600 from the moment it exists. */
+  function listen(): void {
+    const oldUmask = process.umask(0o177);
+    try {
+      listener = listenUnix<Connection>(socketPath, { open: admit, data: (c, chunk) => c.receive(chunk), drain: (c) => c.drained(), close: (c) => c.peerClosed(), error: (c, e) => log.debug(`Connection ${c.info.id}: ${e.message}`) });
+      accepting = true;
+    } finally {
+      process.umask(oldUmask);
     }
   }
 
-  function flush(c: Conn): void {
-    const q = c.queue;
-    if (!q) return;
-    while (q.length) {
-      const buf = q[0]!;
-      const n = c.socket.write(buf);
-      if (n < buf.length) {
-        q[0] = buf.subarray(Math.max(n, 0));
-        c.queued -= Math.max(n, 0);
-        return;
+  /** The oldest connection still waiting to authenticate, if it has waited minAge ms. */
+  function oldestWaiting(minAge: number): Connection | undefined {
+    for (const c of unauth) {
+      if (c.state !== "pending") continue;
+      return scheduler.now() - c.openedAt >= minAge ? c : undefined; // the rest are younger
+    }
+    return undefined;
+  }
+
+  /** A new peer: check who it is and whether there is room, then give it a Connection. */
+  function admit(peer: PeerSocket): Connection | undefined {
+    // Refuse a peer that is neither us nor root before reading a byte from it (ssh-agent does the same).
+    const fd = peer.fd;
+    const uid = fd === undefined ? undefined : getPeerUid(fd);
+    if (uid !== undefined && ourUid >= 0 && !peerAllowed(uid, ourUid)) {
+      log.warn(`Refused a connection from uid ${uid} (only uid ${ourUid} and root may connect)`);
+      peer.terminate();
+      return undefined;
+    }
+    if (budgetSpent()) {
+      peer.terminate();
+      pauseAccepting();
+      return undefined;
+    }
+    if (unauth.size >= maxUnauth || conns.size >= connCap) {
+      // The oldest waiting connection makes room, so idle connections never lock the owner out: once
+      // it is idle when only the pool is full (a burst of new clients is admitted), at any age when
+      // every connection is taken.
+      const victim = oldestWaiting(conns.size >= connCap ? 0 : idleAfterMs);
+      if (victim) {
+        log.warn(`Connection ${victim.info.id}: closed, the oldest of ${unauth.size} unauthenticated connections, to make room`);
+        closeSoon(() => victim.closeWith(errorFrame(WireError.evicted)));
+      } else if (conns.size >= connCap) {
+        log.warn(`Refused a connection: ${conns.size} open (${unauth.size} unauthenticated), limit ${connCap}`);
+        closeSoon(() => endWith(peer, errorFrame(WireError.tooManyConnections), scheduler));
+        return undefined;
       }
-      c.queued -= buf.length;
-      q.shift();
     }
-    c.queue = undefined;
-    c.queued = 0;
+    const c = new Connection(nextId++, peer, limits, hooks, scheduler);
+    conns.add(c);
+    unauth.add(c);
+    return c;
   }
 
-  /** Forget a connection (idempotent); the socket itself is closed by the caller or already gone. */
-  function drop(c: Conn): void {
-    if (c.state === State.Closed) return;
-    if (c.state === State.Open) authenticated--;
-    c.state = State.Closed;
-    clearTimeout(c.timer);
-    conns.delete(c);
-    subscribers.delete(c);
-    c.queue = undefined;
-    c.held = undefined;
-  }
+  const hooks = {
+    authenticate: (m: Parameters<ReturnType<typeof createDispatcher>["authenticate"]>[0]) => dispatcher!.authenticate(m),
+    dispatch: (c: Connection, m: Parameters<ReturnType<typeof createDispatcher>["dispatch"]>[1]) => dispatcher!.dispatch(c, m),
+    opened(c: Connection) {
+      unauth.delete(c);
+      authenticated++;
+    },
+    closed(c: Connection) {
+      if (!conns.delete(c)) return;
+      if (!unauth.delete(c)) authenticated--;
+      dispatcher?.forget(c);
+    },
+    warn: (message: string) => log.warn(message),
+  };
 
-  /** Send one last frame and close. */
-  function closeWith(c: Conn, frame: Message): void {
-    if (c.state === State.Closed) return;
-    drop(c);
-    endWith(c.socket, frame);
-  }
-
-  /**
-   * Write a last frame, then close on the next turn of the event loop: closing in the same turn
-   * made most clients in another process see "connection reset" instead of the frame (measured with
-   * Bun.connect and node:net against the compiled daemon, turning away connections over the limit).
-   */
-  function endWith(socket: Socket<Conn>, frame: Message): void {
-    socket.write(encode(frame));
-    setTimeout(() => socket.end(), 0);
-  }
-
-  function publish(topic: string, data: unknown): number {
-    let frame: Buffer | undefined;
-    let delivered = 0;
-    for (const c of subscribers) {
-      if (c.state !== State.Open || !c.topics || (c.topics !== "all" && !c.topics.has(topic))) continue;
-      frame ??= Buffer.from(encode({ type: "event", topic, data }));
-      send(c, frame);
-      delivered++;
+  try {
+    let existing: ReturnType<typeof lstatSync> | undefined;
+    try {
+      existing = lstatSync(socketPath);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
     }
-    return delivered;
-  }
+    if (existing && !existing.isSocket())
+      throw new UsageError(`${socketPath} exists and is not a socket; refusing to replace it`, { hint: `Move it away: mv ${socketPath} ${socketPath}.old` });
+    if (existing) {
+      if (await unixAnswers(socketPath))
+        throw new DaemonRunningError(`Something already answers on ${socketPath}; it was left serving`, {
+          hint: `Talk to it: tokenctl call status --socket ${socketPath}`,
+        });
+      unlinkSync(socketPath);
+      log.info(`Removed stale socket ${socketPath}`);
+    }
 
-  function stats(): DaemonStats {
-    return { open: conns.size, authenticated, subscribers: subscribers.size, max: maxConnections };
-  }
+    // Token before socket: a client that sees the socket always finds the matching token.
+    token = generateToken();
+    writeSecretFile(tokenFile, `${token}\n`);
+    dispatcher = createDispatcher({ extensions, digest: tokenDigest(token), log, stats, startedAt });
 
-  function status(): Message {
-    const body: Message = {
-      type: "status",
-      pid: process.pid,
-      version: pkg.version,
-      uptime: Math.round((Date.now() - startedAt) / 1000),
-      connections: stats(),
-    };
     for (const ext of extensions) {
-      if (!ext.status) continue;
-      try {
-        body[ext.name] = ext.status();
-      } catch (e) {
-        body[ext.name] = { error: (e as Error).message };
-      }
+      await ext.start?.(api);
+      extensionsStarted++;
     }
-    return body;
+
+    listen();
+    const mode = statSync(socketPath).mode & 0o777;
+    if (mode & 0o077) throw new TokenctlError(`Socket ${socketPath} was created with mode ${mode.toString(8)}, expected 600`);
+  } catch (e) {
+    listener?.stop(true);
+    await stopExtensions(extensionsStarted);
+    try {
+      removeSecretFile(tokenFile);
+    } catch {
+      // Best effort: the original error is the one to report.
+    }
+    lock.release();
+    throw e instanceof TokenctlError ? e : new TokenctlError(`Could not start the daemon on ${socketPath} (${errnoCode(e) ?? (e as Error).message})`, { cause: e });
   }
 
-  function authenticatedAs(c: Conn, admin: boolean, identity?: Message): void {
-    c.state = State.Open;
-    clearTimeout(c.timer);
-    c.timer = undefined;
-    c.info.admin = admin;
-    if (identity) c.info.identity = identity;
-    authenticated++;
-  }
+  log.info(`Daemon listening on ${socketPath} (pid ${process.pid}); token in ${tokenFile}`);
 
-  async function extensionAuth(c: Conn, message: Message): Promise<void> {
-    c.state = State.Authenticating;
-    c.held = [];
-    c.socket.pause();
-    let accepted: { name: string; identity: Message } | undefined;
-    for (const ext of authenticators) {
-      try {
-        const identity = await ext.authenticate!(message);
-        if (identity) {
-          accepted = { name: ext.name, identity };
-          break;
-        }
-      } catch (e) {
-        log.error(`Extension ${ext.name} failed to judge an auth message: ${(e as Error).message}`);
-      }
-    }
-    if (c.state !== State.Authenticating) return; // timed out or the peer left meanwhile
-    if (!accepted) {
-      log.warn(`Connection ${c.info.id}: authentication refused (no token, and no extension accepted the credential)`);
-      return closeWith(c, { type: "auth_result", ok: false, error: WireError.invalidToken });
-    }
-    const held = c.held;
-    c.held = undefined;
-    authenticatedAs(c, false, accepted.identity);
-    send(c, encode({ type: "auth_result", ok: true, [accepted.name]: accepted.identity }));
-    c.socket.resume();
-    for (const line of held) {
-      if ((c.state as State) !== State.Open) break;
-      onLine(c, line);
-    }
-  }
-
-  function onFirstLine(c: Conn, line: string): void {
-    const parsed = parseMessage(line);
-    if (!parsed.ok) {
-      log.warn(`Connection ${c.info.id}: closed, first message was ${parsed.error === WireError.invalidJson ? "not JSON" : "not an auth message"}`);
-      return closeWith(c, errorFrame(parsed.error === WireError.invalidJson ? WireError.invalidJson : WireError.authRequired));
-    }
-    const verdict = checkAuth(parsed.message, digest);
-    switch (verdict.kind) {
-      case "not-auth":
-        log.warn(`Connection ${c.info.id}: closed, first message was "${String(parsed.message.type).slice(0, 64)}", not auth`);
-        return closeWith(c, errorFrame(WireError.authRequired));
-      case "token":
-        if (!verdict.ok) {
-          log.warn(`Connection ${c.info.id}: authentication refused (wrong token)`);
-          return closeWith(c, { type: "auth_result", ok: false, error: WireError.invalidToken });
-        }
-        authenticatedAs(c, true);
-        return send(c, encode({ type: "auth_result", ok: true }));
-      case "other-credential":
-        void extensionAuth(c, parsed.message);
-    }
-  }
-
-  function onLine(c: Conn, line: string): void {
-    if (c.state === State.Pending) return onFirstLine(c, line);
-    if (c.state === State.Authenticating) {
-      c.held!.push(line);
-      return;
-    }
-    const parsed = parseMessage(line);
-    if (!parsed.ok) return send(c, encode(errorFrame(parsed.error)));
-    dispatch(c, parsed.message);
-  }
-
-  function dispatch(c: Conn, m: Message): void {
-    const type = m.type as string;
-    switch (type) {
-      case "ping":
-        return send(c, encode(reply(m, { type: "pong" })));
-      case "status":
-        if (!c.info.admin) return send(c, encode(errorFrame(WireError.adminRequired, m)));
-        return send(c, encode(reply(m, status())));
-      case "subscribe": {
-        const t = parseTopics(m.topics);
-        if (!t.ok) return send(c, encode(errorFrame(t.error, m)));
-        if (!t.topics) c.topics = "all";
-        else if (c.topics !== "all") c.topics = new Set([...(c.topics ?? []), ...t.topics]);
-        subscribers.add(c);
-        return send(c, encode(reply(m, { type: "subscribed", topics: c.topics === "all" ? "*" : [...c.topics] })));
-      }
-      case "unsubscribe":
-        c.topics = undefined;
-        subscribers.delete(c);
-        return send(c, encode(reply(m, { type: "unsubscribed" })));
-      case "publish": {
-        if (!c.info.admin) return send(c, encode(errorFrame(WireError.adminRequired, m)));
-        const p = parsePublish(m);
-        if (!p.ok) return send(c, encode(errorFrame(p.error, m)));
-        const delivered = publish(p.topic, p.data);
-        return send(c, encode(reply(m, { type: "published", delivered })));
-      }
-      case "auth":
-        return send(c, encode(errorFrame(WireError.alreadyAuthenticated, m)));
-    }
-    const route = handlers.get(type);
-    if (!route) return send(c, encode(errorFrame(WireError.unknownType(type.slice(0, 200)), m)));
-    Promise.resolve()
-      .then(() => route.handler(m, c.info))
-      .then(
-        (body) => send(c, encode(reply(m, { type: `${type}.result`, ...body }))),
-        (e: unknown) => send(c, encode(errorFrame(e instanceof Error ? e.message : String(e), m))),
-      );
-  }
-
-  function handlersFor() {
-    return {
-      open(socket: Socket<Conn>) {
-        // Refuse a peer that is neither us nor root before reading a byte from it (ssh-agent does the same).
-        const fd = (socket as unknown as { fd?: number }).fd;
-        const uid = typeof fd === "number" ? getPeerUid(fd) : undefined;
-        if (uid !== undefined && ourUid >= 0 && !peerAllowed(uid, ourUid)) {
-          log.warn(`Refused a connection from uid ${uid} (only uid ${ourUid} and root may connect)`);
-          socket.terminate();
-          return;
-        }
-        if (conns.size >= maxConnections) {
-          log.warn(`Refused a connection: ${conns.size} open, limit ${maxConnections}`);
-          endWith(socket, errorFrame(WireError.tooManyConnections));
-          return;
-        }
-        const c: Conn = {
-          info: { id: nextId++, admin: false },
-          socket,
-          state: State.Pending,
-          splitter: new FrameSplitter(maxFrame),
-          timer: undefined,
-          held: undefined,
-          topics: undefined,
-          queue: undefined,
-          queued: 0,
-        };
-        c.timer = setTimeout(() => {
-          if (c.state !== State.Pending && c.state !== State.Authenticating) return;
-          log.warn(`Connection ${c.info.id}: closed, no authentication within ${authTimeoutMs} ms`);
-          closeWith(c, errorFrame(WireError.authTimeout));
-        }, authTimeoutMs);
-        socket.data = c;
-        conns.add(c);
-      },
-      data(socket: Socket<Conn>, chunk: Buffer) {
-        const c = socket.data;
-        if (!c || c.state === State.Closed) return;
-        const lines = c.splitter.push(chunk);
-        for (const line of lines) {
-          if ((c.state as State) === State.Closed) return;
-          onLine(c, line);
-        }
-        if (c.splitter.tooLarge) {
-          log.warn(`Connection ${c.info.id}: closed, frame larger than ${maxFrame} bytes`);
-          closeWith(c, errorFrame(WireError.frameTooLarge));
-        }
-      },
-      drain(socket: Socket<Conn>) {
-        const c = socket.data;
-        if (c && c.state !== State.Closed) flush(c);
-      },
-      close(socket: Socket<Conn>) {
-        const c = socket.data;
-        if (c) drop(c);
-      },
-      error(socket: Socket<Conn>, error: Error) {
-        log.debug(`Connection ${socket.data?.info.id ?? "?"}: ${error.message}`);
-      },
-    };
-  }
-
-  let stopping: Promise<void> | undefined;
   function stop(): Promise<void> {
     stopping ??= (async () => {
-      listener.stop(true);
-      for (const c of [...conns]) {
-        drop(c);
-        c.socket.terminate();
-      }
+      accepting = false;
+      listener?.stop(true);
+      for (const c of [...conns]) c.terminate();
       await stopExtensions(extensionsStarted);
       try {
         unlinkSync(socketPath);
@@ -547,5 +350,5 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     return stopping;
   }
 
-  return { socketPath, tokenFile, token, pid: process.pid, stats, publish, stop };
+  return { socketPath, tokenFile, token, pid: process.pid, stats, publish: (topic, data) => dispatcher!.publish(topic, data), stop };
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleepTimer } from "node:timers/promises";
 import { AuthRefusedError, UnavailableError, UsageError } from "../errors.ts";
 import { checkUrl, type Profile } from "./config.ts";
 import { OAuthServerError, TransientError } from "./errors.ts";
-import { scrubServerText } from "./login.ts";
+import { redactServerText, safeErrorCode } from "./redact.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
 import { AuthorizationDeniedError, type Server } from "./protocol.ts";
 
@@ -48,11 +48,14 @@ export function deviceEndpoint(profile: Pick<Profile, "name" | "deviceAuthorizat
   return url;
 }
 
-/** The error body of a failed device request, with its text made safe to show. */
-function serverError(e: oauth.ResponseBodyError, what: string, secrets: (string | undefined)[]): OAuthServerError {
-  const code = scrubServerText(e.error, secrets, 64);
-  const desc = e.error_description ? ` (${scrubServerText(e.error_description, secrets)})` : "";
-  return new OAuthServerError(e.error, e.status, `${what} was refused: ${code}${desc}`, { cause: e });
+/**
+ * The error body of a failed device request, its text through redact.ts; the raw error (which
+ * holds the whole body) is not kept as the cause.
+ */
+function serverError(e: { error: string; status: number; description?: string }, what: string, secrets: (string | undefined)[]): OAuthServerError {
+  const code = safeErrorCode(e.error);
+  const desc = e.description ? ` (${redactServerText(e.description, secrets)})` : "";
+  return new OAuthServerError(code, e.status, `${what} was refused: ${code}${desc}`);
 }
 
 /** Run the device login; resolves with the record to store. */
@@ -71,8 +74,8 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
     device = await oauth.processDeviceAuthorizationResponse(as, o.server.client, response);
   } catch (e) {
     if (e instanceof oauth.ResponseBodyError) {
-      if (e.status >= 500) throw new UnavailableError(`The device authorization endpoint answered HTTP ${e.status}`, { cause: e });
-      throw serverError(e, "The device authorization request", []);
+      if (e.status >= 500) throw new UnavailableError(`The device authorization endpoint answered HTTP ${e.status}`);
+      throw serverError({ error: e.error, status: e.status, ...(e.error_description ? { description: e.error_description } : {}) }, "The device authorization request", []);
     }
     throw unavailable(e, "The device authorization request");
   }
@@ -113,38 +116,69 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
     }
     if (response.status >= 500) continue;
     const at = now();
-    try {
-      const grant = await oauth.processDeviceCodeResponse(as, o.server.client, response);
-      return recordFromGrant(
-        {
-          accessToken: grant.access_token,
-          ...(grant.refresh_token ? { refreshToken: grant.refresh_token } : {}),
-          ...(typeof grant.expires_in === "number" ? { expiresIn: grant.expires_in } : {}),
-          ...(grant.scope ? { scope: grant.scope } : {}),
-        },
-        at,
-        { scopes: o.scopes },
-      );
-    } catch (e) {
-      if (!(e instanceof oauth.ResponseBodyError)) throw unavailable(e, "The device token response");
-      switch (e.error) {
-        case "authorization_pending":
-          continue;
-        case "slow_down":
-          intervalS += SLOW_DOWN_STEP_S;
-          continue;
-        case "access_denied":
-          throw new AuthorizationDeniedError("The login was denied at the authorization server (access_denied)", {
-            cause: e,
-            hint: "Run tokenctl oauth login --device again and approve the request",
-          });
-        case "expired_token":
-          throw expired();
-        default:
-          throw serverError(e, "The device login", secrets);
+    let failure: PollError | undefined = await errorIn200(response);
+    if (!failure) {
+      try {
+        const grant = await oauth.processDeviceCodeResponse(as, o.server.client, response);
+        return recordFromGrant(
+          {
+            accessToken: grant.access_token,
+            ...(grant.refresh_token ? { refreshToken: grant.refresh_token } : {}),
+            ...(typeof grant.expires_in === "number" ? { expiresIn: grant.expires_in } : {}),
+            ...(grant.scope ? { scope: grant.scope } : {}),
+          },
+          at,
+          { scopes: o.scopes },
+        );
+      } catch (e) {
+        if (!(e instanceof oauth.ResponseBodyError)) throw unavailable(e, "The device token response");
+        failure = { error: e.error, status: e.status, ...(e.error_description ? { description: e.error_description } : {}), interval: e.cause.interval };
       }
     }
+    switch (failure.error) {
+      case "authorization_pending":
+        continue;
+      case "slow_down": {
+        // RFC 8628 §3.5: 5 s more, for this and every later poll; GitHub also says the new interval.
+        const told = typeof failure.interval === "number" && Number.isFinite(failure.interval) ? failure.interval : 0;
+        intervalS = Math.max(intervalS + SLOW_DOWN_STEP_S, told);
+        continue;
+      }
+      case "access_denied":
+        throw new AuthorizationDeniedError("The login was denied at the authorization server (access_denied)", {
+          hint: "Run tokenctl oauth login --device again and approve the request",
+        });
+      case "expired_token":
+        throw expired();
+      default:
+        throw serverError(failure, "The device login", secrets);
+    }
   }
+}
+
+/** A poll's OAuth error, from whichever status it came with. */
+interface PollError {
+  error: string;
+  status: number;
+  description?: string;
+  interval?: unknown;
+}
+
+/**
+ * GitHub answers pending, slow_down and denial with HTTP 200 and an error body (oauth4webapi reads
+ * error bodies only from other statuses); such a body is an error all the same.
+ */
+async function errorIn200(response: Response): Promise<PollError | undefined> {
+  if (response.status !== 200) return undefined;
+  let body: unknown;
+  try {
+    body = await response.clone().json();
+  } catch {
+    return undefined; // not JSON: oauth4webapi reports it
+  }
+  if (typeof body !== "object" || body === null || typeof (body as { error?: unknown }).error !== "string") return undefined;
+  const b = body as { error: string; error_description?: unknown; interval?: unknown };
+  return { error: b.error, status: 200, ...(typeof b.error_description === "string" ? { description: b.error_description } : {}), interval: b.interval };
 }
 
 function isTransient(e: unknown): boolean {
@@ -154,7 +188,7 @@ function isTransient(e: unknown): boolean {
 function unavailable(e: unknown, what: string): Error {
   if (e instanceof UsageError || e instanceof AuthRefusedError) return e;
   if (e instanceof oauth.OperationProcessingError)
-    return new AuthRefusedError(`${what}: unexpected response (${scrubServerText(e.message, [])})`, { cause: e });
-  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : scrubServerText(e.message, [])) : "failed";
+    return new AuthRefusedError(`${what}: unexpected response (${redactServerText(e.message, [])})`);
+  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : redactServerText(e.message, [])) : "failed";
   return new UnavailableError(`${what} failed: ${reason}`, { cause: new TransientError(reason, { cause: e }) });
 }

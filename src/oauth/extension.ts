@@ -66,7 +66,7 @@ interface Held {
 
 const finalError = (e: unknown) => e instanceof NotFoundError || e instanceof AuthRefusedError || e instanceof UsageError || e instanceof InsecureFileError;
 
-/** Build the extension; pass it to startDaemon (see src/daemon/extensions.ts). */
+/** Build the extension; pass it to startDaemon (src/cli/daemon.ts assembles the daemon's extensions). */
 export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
   const env = o.env ?? process.env;
   const now = o.now ?? Date.now;

@@ -53,25 +53,6 @@ export function noRefreshAdvice(record: OAuthRecord, requested: string[], server
   return `${head} It dropped offline_access: some providers need a parameter of their own, set as "authorizationParams" (and "prompt") in the profile in config.json; see docs/oauth-providers.md. Then: ${login}`;
 }
 
-/**
- * Server-supplied text (error_description, error codes from a redirect) made safe to show: the
- * secrets of this login removed, control characters replaced, length capped. (A local stand-in
- * for the shared redaction in redact.ts.)
- */
-export function scrubServerText(text: string, secrets: (string | undefined)[], max = 200): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("[redacted]");
-  // C0/C1 controls, DEL, and the Unicode line/paragraph separators: nothing that moves the cursor.
-  out = out.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
-  return out.length > max ? `${out.slice(0, max)}…` : out;
-}
-
-/** Rewrite an error's message (and hint) with scrubServerText: it may quote the server. */
-function scrubError(e: unknown, secrets: (string | undefined)[]): unknown {
-  if (e instanceof Error) e.message = scrubServerText(e.message, secrets, 400);
-  return e;
-}
-
 export interface LoginOptions {
   server: Server;
   scopes: string[];
@@ -80,7 +61,7 @@ export interface LoginOptions {
   /** Show the URL to the user (print it, open a browser); tests drive the login from here. */
   openUrl: (url: string) => void | Promise<void>;
   /** Told (without any of the request's content) when a request with a wrong state was turned away. */
-  onStray?: (what: "no state" | "wrong state" | "other path") => void;
+  onStray?: (what: "no state" | "wrong state") => void;
   /** How long to wait for the redirect. */
   timeoutMs: number;
   now?: () => number;
@@ -113,10 +94,9 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (url.pathname !== "/callback" || req.method !== "GET" || !request) {
-      o.onStray?.("other path");
+    // Not worth a warning: browsers ask for /favicon.ico after showing our page.
+    if (url.pathname !== "/callback" || req.method !== "GET" || !request)
       return sendPage(res, 404, "Not found", "This is tokenctl's login listener.");
-    }
     if (handled) return sendPage(res, 400, "Login already finished", "This login has already received its answer. You can close this window.");
     const state = url.searchParams.get("state");
     if (!stateMatches(state, request.state)) {
@@ -125,7 +105,6 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
       return sendPage(res, 400, "Not this login", "This request does not carry the state of the login in progress; it was ignored. The login is still waiting.");
     }
     handled = true;
-    const secrets = [url.searchParams.get("code") ?? undefined, request.codeVerifier, request.state];
     try {
       const at = now();
       const grant = await exchangeCode(o.server, request, url, AbortSignal.timeout(Math.max(1000, Math.min(o.timeoutMs, 60_000))));
@@ -133,8 +112,8 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
       await sendPage(res, 200, "Logged in", "tokenctl has the credential. You can close this window.");
       settle.resolve(record);
     } catch (e) {
-      scrubError(e, secrets);
-      await sendPage(res, 400, "Login failed", e instanceof Error ? e.message : String(e));
+      // exchangeCode's messages carry server text only through redact.ts; the page escapes it too.
+      await sendPage(res, 400, "Login failed", e instanceof Error ? e.message : "The login failed");
       settle.reject(e);
     }
   };

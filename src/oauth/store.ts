@@ -1,11 +1,12 @@
 /**
  * Where OAuth records live. Three kinds, one interface:
- * - `keychain`: the OS credential store through Bun.secrets (one item per profile);
+ * - `keychain`: the OS credential store through src/runtime/keychain.ts (one item per profile);
  * - `file`: $XDG_CONFIG_HOME/tokenctl/credentials.json, an object keyed by profile;
  * - `file:PATH#KEY`: the object at KEY in a JSON file other programs share (every other key kept
  *   byte for byte), or `file:PATH` for a file that is the record itself.
  * Each store names the lock file that serialises its refreshes (see refresh.ts).
  */
+import { keychain } from "../runtime/keychain.ts";
 import { join } from "node:path";
 import { NotFoundError, UnavailableError, UsageError } from "../errors.ts";
 import { configDir, expandHome, stateDir, type Env } from "../fs/paths.ts";
@@ -113,7 +114,7 @@ export function fileStore(path: string, key: string | undefined): CredentialStor
   };
 }
 
-/** The part of Bun.secrets we use; injectable so tests can make it fail or hang. */
+/** The part of the keychain API we use; injectable so tests can make it fail or hang. */
 export interface SecretsApi {
   get(o: { service: string; name: string }): Promise<string | null>;
   set(o: { service: string; name: string; value: string }): Promise<void>;
@@ -152,7 +153,7 @@ async function withTimeout<T>(what: string, timeoutMs: number, call: () => Promi
 
 /** A keychain store: item (service "tokenctl", name "oauth:<profile>") holding the record's JSON. */
 export function keychainStore(profile: string, options: { env?: Env; secrets?: SecretsApi; timeoutMs?: number } = {}): CredentialStore {
-  const secrets = options.secrets ?? (Bun.secrets as SecretsApi);
+  const secrets = options.secrets ?? keychain();
   const timeoutMs = options.timeoutMs ?? KEYCHAIN_TIMEOUT_MS;
   const id = { service: KEYCHAIN_SERVICE, name: `oauth:${profile}` };
   const where = `keychain item ${id.service}/${id.name}`;
@@ -176,7 +177,7 @@ export function keychainStore(profile: string, options: { env?: Env; secrets?: S
 }
 
 /** Check the keychain answers (a read of a probe item); the failure explains why it does not. */
-export async function probeKeychain(secrets: SecretsApi = Bun.secrets as SecretsApi, timeoutMs = KEYCHAIN_TIMEOUT_MS): Promise<KeychainUnavailableError | undefined> {
+export async function probeKeychain(secrets: SecretsApi = keychain(), timeoutMs = KEYCHAIN_TIMEOUT_MS): Promise<KeychainUnavailableError | undefined> {
   try {
     await withTimeout("a probe", timeoutMs, () => secrets.get({ service: KEYCHAIN_SERVICE, name: "probe" }));
     return undefined;

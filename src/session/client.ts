@@ -7,8 +7,7 @@ import type { Message } from "../daemon/extension.ts";
 import { AuthRefusedError, NotFoundError, TokenctlError } from "../errors.ts";
 import type { Env } from "../fs/paths.ts";
 import type { SessionService } from "./exec.ts";
-import { SessionWireError } from "./extension.ts";
-import type { SessionRecord } from "./registry.ts";
+import { type SessionRecord, errorFromWire } from "./protocol.ts";
 import { TOKEN_FILE_ENV, mintSessionFile, readSessionToken, removeSessionDir } from "./token.ts";
 
 export type Connect = (options: ConnectOptions) => Promise<DaemonClient>;
@@ -19,12 +18,9 @@ export interface DaemonLocation {
   tokenFile: string;
 }
 
-/** Turn our own extension's error texts back into the error kinds (and exit codes) they stand for. */
+/** Turn the session extension's error codes back into the error kinds (and exit codes) they stand for. */
 function rethrow(e: unknown): never {
-  if (e instanceof DaemonRequestError) {
-    const said = String(e.response.message ?? "");
-    if (Object.values(SessionWireError).some((w) => said.startsWith(w))) throw new AuthRefusedError(said, { cause: e });
-  }
+  if (e instanceof DaemonRequestError) throw errorFromWire(e.response.code, String(e.response.message ?? "").slice(0, 1000), e) ?? e;
   throw e;
 }
 

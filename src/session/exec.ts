@@ -8,9 +8,10 @@
  * we write one line and the shell `exec`s the command in the same process (same pid). If we die
  * before that, the read sees EOF and the command never runs.
  */
-import { closeSync, writeSync } from "node:fs";
+import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
+import type { Writable } from "node:stream";
 import { constants } from "node:os";
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError, UsageError, errnoCode } from "../errors.ts";
 import type { Env } from "../fs/paths.ts";
 import type { SessionRecord } from "./registry.ts";
 import { TOKEN_ENV, TOKEN_FILE_ENV, type MintedSession, mintSessionFile, removeSessionDir } from "./token.ts";
@@ -76,6 +77,72 @@ export function childEnv(env: Env, tokenFile: string): Record<string, string> {
   return out;
 }
 
+export interface StartCommandOptions {
+  /** argv[0] is looked up on PATH (of `env`). */
+  argv: string[];
+  env: Record<string, string | undefined>;
+  cwd?: string;
+  stdio: StdioOptions;
+  /** Where SIGINT/SIGTERM/SIGHUP come from to be forwarded; `process` by default. */
+  signals?: SignalSource;
+}
+
+export interface RunningCommand {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves when it has exited: its status, or 128+n when signal n ended it (as shells report). */
+  exited: Promise<{ code: number; signal?: string }>;
+}
+
+/**
+ * Start a command with node:child_process, forward SIGINT, SIGTERM and SIGHUP to it until it exits,
+ * and report its status as a shell would. A command that cannot be started (not found, not
+ * executable) is a UsageError (exit 2); nothing ran.
+ */
+export async function startCommandChecked(options: StartCommandOptions): Promise<RunningCommand> {
+  const run = startCommand(options);
+  await run.spawned;
+  return run;
+}
+
+function startCommand(options: StartCommandOptions): RunningCommand & { spawned: Promise<void> } {
+  const signals = options.signals ?? (process as unknown as SignalSource);
+  const child = spawn(options.argv[0]!, options.argv.slice(1), { env: options.env, cwd: options.cwd, stdio: options.stdio });
+  const forwarders = FORWARDED_SIGNALS.map((sig) => {
+    const listener = () => {
+      try {
+        child.kill(sig);
+      } catch {
+        // Already exited: nothing to forward to.
+      }
+    };
+    signals.on(sig, listener);
+    return [sig, listener] as const;
+  });
+  const stopForwarding = () => {
+    for (const [sig, listener] of forwarders) signals.off(sig, listener);
+  };
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (e) => {
+      stopForwarding();
+      const why = errnoCode(e) === "ENOENT" ? "command not found" : errnoCode(e) === "EACCES" ? "not executable" : (errnoCode(e) ?? "error");
+      reject(new UsageError(`Could not run ${JSON.stringify(options.argv[0])}: ${why}`, { cause: e }));
+    });
+  });
+  // "exit", not "close": a grandchild keeping an inherited pipe open must not hold us.
+  const exited = new Promise<{ code: number; signal?: string }>((resolve, reject) => {
+    spawned.catch(reject);
+    child.once("exit", (code, signal) => {
+      stopForwarding();
+      resolve(signal ? { code: signalExitCode(signal), signal } : { code: code ?? 0 });
+    });
+  });
+  spawned.catch(() => {});
+  exited.catch(() => {});
+  return { child, pid: child.pid ?? -1, exited, spawned };
+}
+
 /** Run `command` as a fresh session; see the module comment. Resolves when it has exited and everything is cleaned. */
 export async function execSession(options: ExecSessionOptions): Promise<ExecSessionResult> {
   const env = options.env ?? process.env;
@@ -96,61 +163,42 @@ export async function execSession(options: ExecSessionOptions): Promise<ExecSess
   let session: SessionRecord | undefined;
   try {
     minted = mintSessionFile({ dir: options.dir, env });
-    const child = Bun.spawn(["/bin/sh", "-c", GATE, options.command[0]!, ...options.command], {
+    // fd 3 is a socket pair (node:child_process's "pipe" beyond stdio): the gate's line, or its EOF.
+    const run = startCommand({
+      argv: ["/bin/sh", "-c", GATE, options.command[0]!, ...options.command],
       env: childEnv(env, minted.file),
       cwd,
-      stdio: ["inherit", options.stdout ?? "inherit", "inherit", "socket-fd"],
+      stdio: ["inherit", options.stdout ?? "inherit", "inherit", "pipe"],
+      signals,
     });
-    const gate = child.stdio[3] as number;
+    const gate = run.child.stdio[3] as Writable;
+    gate.on("error", () => {}); // EPIPE once the command has gone: its status says what happened.
     let released = false;
-    const release = () => {
+    // Nothing has run yet while the gate is closed without a line: the shell exits 125.
+    const shut = (line: string) => {
       if (released) return;
       released = true;
-      try {
-        writeSync(gate, "\n");
-      } finally {
-        closeSync(gate);
-      }
+      gate.end(line);
     };
-
-    // Forward signals from the moment the child exists; a signal before release ends the gate shell.
-    const forwarders = FORWARDED_SIGNALS.map((sig) => {
-      const listener = () => {
-        try {
-          child.kill(sig);
-        } catch {
-          // Already exited: nothing to forward to.
-        }
-      };
-      signals.on(sig, listener);
-      return [sig, listener] as const;
-    });
     try {
       if (service) {
         try {
-          session = await service.register({ token: minted.token, name: options.name, scope: options.scope, pid: child.pid, cwd });
+          session = await service.register({ token: minted.token, name: options.name, scope: options.scope, pid: run.pid, cwd });
         } catch (e) {
           if (!(e instanceof UnavailableError) || options.requireDaemon) {
-            // Nothing has run yet: closing the gate without a line makes the shell exit 125.
-            closeSync(gate);
-            released = true;
-            await child.exited;
+            shut("");
+            await run.exited;
             throw e;
           }
           warn(`${e.message}; running the command with an unregistered session token`);
           service = undefined;
         }
       }
-      release();
-      options.onStart?.({ pid: child.pid, tokenFile: minted.file, dir: minted.dir, session });
-      const status = await child.exited;
-      const sig = child.signalCode;
-      if (sig === null || sig === undefined) return { code: status, session };
-      const signal = typeof sig === "number" ? String(sig) : sig;
-      return { code: typeof sig === "number" ? 128 + sig : signalExitCode(sig), signal, session };
+      shut("\n");
+      options.onStart?.({ pid: run.pid, tokenFile: minted.file, dir: minted.dir, session });
+      return { ...(await run.exited), session };
     } finally {
-      for (const [sig, listener] of forwarders) signals.off(sig, listener);
-      if (!released) closeSync(gate);
+      shut("");
     }
   } finally {
     if (session && service) {

@@ -3,8 +3,9 @@
  * reaper and persistence of the registry. The daemon knows none of this; it only honours the
  * DaemonExtension contract (src/daemon/extension.ts).
  */
-import type { ConnectionInfo, DaemonApi, DaemonExtension, Message } from "../daemon/extension.ts";
-import { AuthRefusedError, NotFoundError, TokenctlError } from "../errors.ts";
+import type { ConnectionInfo, DaemonApi, DaemonExtension, Message, Scheduler } from "../daemon/extension.ts";
+import { AuthRefusedError, NotFoundError, TokenctlError, UsageError } from "../errors.ts";
+import { SessionCode, SessionWireError, sessionError } from "./protocol.ts";
 import {
   DEFAULT_SCOPE,
   type RegistryStore,
@@ -13,19 +14,11 @@ import {
   checkScope,
   defaultRegistryFile,
   fileRegistryStore,
-  pidAlive,
+  pidOwned,
 } from "./registry.ts";
 import { isSessionToken } from "./token.ts";
 
-/**
- * Refusals the session handlers send (as the error frame's message). The client maps a message
- * starting with one of these to AuthRefusedError (exit 4); do not reword them.
- */
-export const SessionWireError = {
-  needsCredential: "Not allowed: this request needs the daemon token or a session token",
-  sessionEnded: "Not allowed: the session this connection authenticated as has ended",
-  otherScope: "Not allowed: a session may only revoke sessions of its own scope",
-} as const;
+export { SessionWireError } from "./protocol.ts";
 
 /** Default time between two reaper passes. */
 export const DEFAULT_REAP_INTERVAL_MS = 30_000;
@@ -35,9 +28,12 @@ export interface SessionExtensionOptions {
   /** Where the registry persists; default $XDG_STATE_HOME/tokenctl/sessions.json. null: memory only. */
   store?: RegistryStore | null;
   reapIntervalMs?: number;
+  /** Whether a pid is a live process of ours: a registered pid must be, and the reaper keeps only those (default pidOwned). */
   isAlive?: (pid: number) => boolean;
   /** Changes within this many ms are written in one save (0: save after every change). */
   saveDelayMs?: number;
+  /** The reaper's and the saves' timers (default setTimeout). */
+  scheduler?: Scheduler;
 }
 
 /** The session a connection authenticated as, if it did so with a session token. */
@@ -47,13 +43,27 @@ function identityOf(conn: ConnectionInfo): SessionRecord | undefined {
 }
 
 /**
- * The scope a request acts in: an explicit `scope` wins; otherwise a session-authenticated
- * connection acts in its session's scope; a daemon-token connection acts in every scope (undefined).
- * Other extensions use this too, so scoping means the same everywhere.
+ * The scope a request acts in: a session-authenticated connection acts in its session's scope only
+ * (naming another is refused, code session.not_allowed); a daemon-token connection acts in the
+ * scope it names, or in every scope (undefined). Other extensions use this too, so scoping means
+ * the same everywhere.
  */
 export function effectiveScope(message: Message, conn: ConnectionInfo): string | undefined {
-  if (message.scope !== undefined && message.scope !== null) return checkScope(message.scope);
-  return conn.admin ? undefined : identityOf(conn)?.scope;
+  const named = message.scope !== undefined && message.scope !== null ? checkScope(message.scope) : undefined;
+  if (conn.admin) return named;
+  const own = identityOf(conn)?.scope;
+  if (named !== undefined && own !== undefined && named !== own)
+    throw sessionError(SessionCode.notAllowed, `${SessionWireError.otherScope} (yours: ${own}, asked: ${named})`);
+  return own ?? named;
+}
+
+/** Give an error thrown by a handler its wire code, so the client rebuilds its kind. */
+function withCode(e: unknown): unknown {
+  if (typeof e !== "object" || e === null || "wireCode" in e) return e;
+  const code =
+    e instanceof UsageError ? SessionCode.invalid : e instanceof NotFoundError ? SessionCode.notFound : e instanceof AuthRefusedError ? SessionCode.notAllowed : undefined;
+  if (code) (e as { wireCode?: string }).wireCode = code;
+  return e;
 }
 
 /**
@@ -76,13 +86,18 @@ export interface SessionExtension extends DaemonExtension {
 /** Build the session extension; the daemon calls start() and stop(). */
 export function createSessionExtension(options: SessionExtensionOptions = {}): SessionExtension {
   const registry = options.registry ?? new SessionRegistry();
-  const isAlive = options.isAlive ?? pidAlive;
+  const isAlive = options.isAlive ?? pidOwned;
   const reapIntervalMs = options.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS;
   const saveDelayMs = options.saveDelayMs ?? 20;
   let store: RegistryStore | null | undefined = options.store;
   let api: DaemonApi | undefined;
-  let reapTimer: ReturnType<typeof setInterval> | undefined;
-  let saveTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduler: Scheduler = options.scheduler ?? {
+    set: (fn, ms) => setTimeout(fn, ms),
+    clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    now: () => performance.now(),
+  };
+  let reapTimer: unknown;
+  let saveTimer: unknown;
   let savedGeneration = registry.generation;
   let lastReapAt: string | undefined;
   let lastSaveMs = 0;
@@ -91,7 +106,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   const publish = (topic: string, data: unknown) => api?.publish(topic, data);
 
   function flush(): void {
-    if (saveTimer) clearTimeout(saveTimer);
+    if (saveTimer !== undefined) scheduler.clear(saveTimer);
     saveTimer = undefined;
     if (!store || registry.generation === savedGeneration) return;
     const generation = registry.generation;
@@ -109,7 +124,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   function changed(): void {
     if (!store) return;
     if (saveDelayMs <= 0) return flush();
-    saveTimer ??= setTimeout(flush, nextSaveDelay(saveDelayMs, lastSaveMs));
+    saveTimer ??= scheduler.set(flush, nextSaveDelay(saveDelayMs, lastSaveMs));
   }
 
   function reap(): SessionRecord[] {
@@ -127,9 +142,9 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   function requireCaller(conn: ConnectionInfo): SessionRecord | undefined {
     if (conn.admin) return undefined;
     const me = identityOf(conn);
-    if (!me) throw new AuthRefusedError(SessionWireError.needsCredential);
+    if (!me) throw sessionError(SessionCode.notAllowed, SessionWireError.needsCredential);
     // The connection outlives nothing: a session revoked or reaped since it authenticated is over.
-    if (!registry.get(me.id)) throw new AuthRefusedError(SessionWireError.sessionEnded);
+    if (!registry.get(me.id)) throw sessionError(SessionCode.ended, SessionWireError.sessionEnded);
     return me;
   }
 
@@ -137,7 +152,10 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
     "session.register"(m, conn) {
       const me = requireCaller(conn);
       const scope = effectiveScope(m, conn) ?? me?.scope ?? DEFAULT_SCOPE;
-      const session = registry.register({ token: m.token, name: m.name, scope, pid: m.pid, cwd: m.cwd });
+      // A session names its own process (or a child's): never init, never another user's.
+      if (typeof m.pid === "number" && Number.isInteger(m.pid) && m.pid > 0 && !isAlive(m.pid))
+        throw sessionError(SessionCode.invalid, `Expected pid to be a live process of this user (not pid 1), found ${m.pid}`);
+      const session = registry.register({ token: m.token, name: m.name, scope, pid: m.pid, cwd: m.cwd, parent: me?.id });
       publish("session.registered", { session });
       changed();
       return { session };
@@ -162,7 +180,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
       if (!target) return { session: null };
       // A session may end sessions of its own scope (itself included); only the daemon token ends any.
       if (me && target.scope !== me.scope)
-        throw new AuthRefusedError(`${SessionWireError.otherScope} (yours: ${me.scope}, session ${target.id}: ${target.scope})`);
+        throw sessionError(SessionCode.notAllowed, `${SessionWireError.otherScope} (yours: ${me.scope}, session ${target.id}: ${target.scope})`);
       let session: SessionRecord;
       try {
         session = registry.revoke(target.id);
@@ -176,12 +194,22 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
     },
   };
 
+  const coded: Record<string, (m: Message, c: ConnectionInfo) => Message> = {};
+  for (const [type, handler] of Object.entries(handlers))
+    coded[type] = (m, c) => {
+      try {
+        return handler(m, c);
+      } catch (e) {
+        throw withCode(e);
+      }
+    };
+
   return {
     name: "session",
     registry,
     reap,
     flush,
-    handlers,
+    handlers: coded,
     authenticate(message) {
       if (!isSessionToken(message.session)) return undefined;
       return registry.resolve(message.session) as Message | undefined;
@@ -210,11 +238,18 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
         savedGeneration = registry.generation;
       }
       reap();
-      reapTimer = setInterval(reap, reapIntervalMs);
-      reapTimer.unref?.();
+      const every = () => {
+        reapTimer = scheduler.set(() => {
+          reap();
+          every();
+        }, reapIntervalMs);
+        // The reaper alone never keeps the process alive (the listener does).
+        (reapTimer as { unref?: () => void }).unref?.();
+      };
+      every();
     },
     stop() {
-      if (reapTimer) clearInterval(reapTimer);
+      if (reapTimer !== undefined) scheduler.clear(reapTimer);
       reapTimer = undefined;
       flush();
       store?.release?.();

@@ -6,27 +6,12 @@
  * 100,000 sessions as with 10. Listing by scope uses a per-scope index.
  */
 import { randomBytes } from "node:crypto";
-import { renameSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { NotFoundError, UsageError, errnoCode } from "../errors.ts";
-import { type Env, stateDir } from "../fs/paths.ts";
-import { type FileLock, tryLock } from "../fs/lock.ts";
-import { ensurePrivateDir, readSecretFile, writeSecretFile } from "../fs/secure.ts";
+import { existsSync, statSync } from "node:fs";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { DEFAULT_SCOPE, MAX_CHILDREN, MAX_SESSIONS, SessionCode, SessionWireError, sessionError, type SessionRecord } from "./protocol.ts";
 import { hashToken, isSessionToken } from "./token.ts";
 
-/** Scope given to sessions registered without one. */
-export const DEFAULT_SCOPE = "default";
-
-/** What the daemon knows about a session, and all it ever returns: no token, no hash. */
-export interface SessionRecord {
-  id: string;
-  name: string;
-  scope: string;
-  pid: number;
-  cwd: string;
-  /** ISO 8601 time of registration. */
-  createdAt: string;
-}
+export { DEFAULT_SCOPE, type SessionRecord } from "./protocol.ts";
 
 export interface RegisterInput {
   token: unknown;
@@ -34,6 +19,8 @@ export interface RegisterInput {
   scope?: unknown;
   pid?: unknown;
   cwd?: unknown;
+  /** The id of the session that registers this one (a session-authenticated connection), if any. */
+  parent?: string;
 }
 
 const SCOPE_RE = /^[A-Za-z0-9._:@/-]{1,128}$/;
@@ -68,15 +55,19 @@ function checkCwd(cwd: unknown): string {
   return cwd;
 }
 
-/** Persisted form: hashes and records only. */
+/** Persisted form: hashes and records only (and which session registered each, for the child limit). */
 export interface RegistrySnapshot {
   version: 1;
-  sessions: { hash: string; record: SessionRecord }[];
+  sessions: { hash: string; record: SessionRecord; parent?: string }[];
 }
 
 export interface RegistryOptions {
   now?: () => number;
   newId?: () => string;
+  /** Sessions the registry holds at most (default 100,000). */
+  maxSessions?: number;
+  /** Live sessions one session may have registered at most (default 64). */
+  maxChildren?: number;
 }
 
 /** In-memory registry; see the module comment. */
@@ -84,25 +75,48 @@ export class SessionRegistry {
   private readonly byHash = new Map<string, SessionRecord>();
   private readonly hashById = new Map<string, string>();
   private readonly idsByScope = new Map<string, Set<string>>();
+  /** Live sessions each session registered, and the reverse link. */
+  private readonly childrenOf = new Map<string, Set<string>>();
+  private readonly parentOf = new Map<string, string>();
   private readonly now: () => number;
   private readonly newId: () => string;
+  private readonly maxSessions: number;
+  private readonly maxChildren: number;
   /** Bumped on every change; persistence compares it to know when to save. */
   generation = 0;
 
   constructor(options: RegistryOptions = {}) {
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? (() => randomBytes(8).toString("hex"));
+    this.maxSessions = options.maxSessions ?? MAX_SESSIONS;
+    this.maxChildren = options.maxChildren ?? MAX_CHILDREN;
+  }
+
+  /** Live sessions that `id` registered. */
+  childCount(id: string): number {
+    return this.childrenOf.get(id)?.size ?? 0;
   }
 
   get size(): number {
     return this.byHash.size;
   }
 
-  /** Register a token; throws UsageError on invalid input or a token already registered. */
+  /**
+   * Register a token; throws UsageError on invalid input or a token already registered, and
+   * AuthRefusedError (code session.limit) when the registry or the parent's children are at their limit.
+   */
   register(input: RegisterInput): SessionRecord {
     if (!isSessionToken(input.token)) throw new UsageError("Expected token to be 64 lower-case hex characters");
     const hash = hashToken(input.token);
     if (this.byHash.has(hash)) throw new UsageError("This session token is already registered; mint a new one");
+    if (this.byHash.size >= this.maxSessions)
+      throw sessionError(SessionCode.limit, SessionWireError.registryFull.replace(MAX_SESSIONS.toLocaleString("en-US"), this.maxSessions.toLocaleString("en-US")), {
+        hint: "Revoke sessions that are done: tokenctl session list, then tokenctl session revoke ID",
+      });
+    if (input.parent !== undefined && this.childCount(input.parent) >= this.maxChildren)
+      throw sessionError(SessionCode.limit, SessionWireError.tooManyChildren.replace(String(MAX_CHILDREN), String(this.maxChildren)), {
+        hint: "Revoke the sessions this one started that are done, or register with the daemon token",
+      });
     const record: SessionRecord = {
       id: this.uniqueId(),
       name: checkName(input.name),
@@ -111,7 +125,7 @@ export class SessionRegistry {
       cwd: checkCwd(input.cwd),
       createdAt: new Date(this.now()).toISOString(),
     };
-    this.insert(hash, record);
+    this.insert(hash, record, input.parent);
     return { ...record };
   }
 
@@ -145,7 +159,7 @@ export class SessionRegistry {
   }
 
   /** Drop every session whose pid is not alive; returns the dropped records. */
-  reap(isAlive: (pid: number) => boolean = pidAlive): SessionRecord[] {
+  reap(isAlive: (pid: number) => boolean = pidOwned): SessionRecord[] {
     const dead: SessionRecord[] = [];
     const aliveCache = new Map<number, boolean>();
     for (const [hash, record] of this.byHash) {
@@ -166,7 +180,13 @@ export class SessionRegistry {
   }
 
   snapshot(): RegistrySnapshot {
-    return { version: 1, sessions: [...this.byHash].map(([hash, record]) => ({ hash, record })) };
+    return {
+      version: 1,
+      sessions: [...this.byHash].map(([hash, record]) => {
+        const parent = this.parentOf.get(record.id);
+        return parent === undefined ? { hash, record } : { hash, record, parent };
+      }),
+    };
   }
 
   /**
@@ -184,7 +204,7 @@ export class SessionRegistry {
         skipped++;
         continue;
       }
-      this.insert(record.hash, record.record);
+      this.insert(record.hash, record.record, record.parent);
       loaded++;
     }
     return { loaded, skipped };
@@ -197,9 +217,15 @@ export class SessionRegistry {
     }
   }
 
-  private insert(hash: string, record: SessionRecord): void {
+  private insert(hash: string, record: SessionRecord, parent?: string): void {
     this.byHash.set(hash, record);
     this.hashById.set(record.id, hash);
+    if (parent !== undefined) {
+      this.parentOf.set(record.id, parent);
+      let children = this.childrenOf.get(parent);
+      if (!children) this.childrenOf.set(parent, (children = new Set()));
+      children.add(record.id);
+    }
     let ids = this.idsByScope.get(record.scope);
     if (!ids) this.idsByScope.set(record.scope, (ids = new Set()));
     ids.add(record.id);
@@ -212,13 +238,22 @@ export class SessionRegistry {
     const ids = this.idsByScope.get(record.scope);
     ids?.delete(record.id);
     if (ids?.size === 0) this.idsByScope.delete(record.scope);
+    const parent = this.parentOf.get(record.id);
+    if (parent !== undefined) {
+      this.parentOf.delete(record.id);
+      const siblings = this.childrenOf.get(parent);
+      siblings?.delete(record.id);
+      if (siblings?.size === 0) this.childrenOf.delete(parent);
+    }
+    this.childrenOf.delete(record.id);
     this.generation++;
   }
 }
 
-function validSnapshotEntry(entry: unknown): { hash: string; record: SessionRecord } | undefined {
+function validSnapshotEntry(entry: unknown): { hash: string; record: SessionRecord; parent?: string } | undefined {
   if (typeof entry !== "object" || entry === null) return undefined;
-  const { hash, record } = entry as { hash?: unknown; record?: unknown };
+  const { hash, record, parent } = entry as { hash?: unknown; record?: unknown; parent?: unknown };
+  if (parent !== undefined && (typeof parent !== "string" || !/^[0-9a-zA-Z_-]{1,64}$/.test(parent))) return undefined;
   if (typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash) || typeof record !== "object" || record === null) return undefined;
   const r = record as Record<string, unknown>;
   try {
@@ -226,6 +261,7 @@ function validSnapshotEntry(entry: unknown): { hash: string; record: SessionReco
     return {
       hash,
       record: { id: r.id, name: checkName(r.name), scope: checkScope(r.scope), pid: checkPid(r.pid), cwd: checkCwd(r.cwd), createdAt: r.createdAt },
+      ...(parent === undefined ? {} : { parent: parent as string }),
     };
   } catch {
     // A malformed entry is skipped (and counted) rather than failing the whole load.
@@ -234,86 +270,29 @@ function validSnapshotEntry(entry: unknown): { hash: string; record: SessionReco
 }
 
 /**
- * Whether a process exists: signal 0 checks without sending anything. ESRCH means gone; EPERM means
- * it exists but belongs to another user (alive: a pid reused by root's process is not ours to judge
- * dead, and dropping a live session is worse than keeping a dead one one more round).
+ * Whether `pid` is a live process of ours, the only kind a session may name (and the only kind the
+ * reaper keeps). Signal 0 checks without sending anything: ESRCH means gone, EPERM means it belongs
+ * to another user. Where /proc tells the owner (Linux), it must be our uid too: root may signal
+ * anyone. pid 1 (init) never counts, as it never ends and no session runs as it.
  */
-export function pidAlive(pid: number): boolean {
+export function pidOwned(pid: number, uid: number | undefined = process.getuid?.()): boolean {
+  if (pid <= 1) return false;
   try {
     process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ESRCH") return false;
-    if (code === "EPERM") return true;
-    return true;
+  } catch {
+    // EPERM: alive but not ours; ESRCH: gone; anything else: we cannot tell it is ours.
+    return false;
+  }
+  // Without /proc (macOS, BSD) kill(2) succeeding is the check; with it, a pid gone since is not ours.
+  procfs ??= existsSync("/proc/self/stat");
+  if (uid === undefined || !procfs) return true;
+  try {
+    return statSync(`/proc/${pid}`).uid === uid;
+  } catch {
+    return false;
   }
 }
 
-/** Default registry file: $XDG_STATE_HOME/tokenctl/sessions.json. */
-export function defaultRegistryFile(env: Env = process.env): string {
-  return join(stateDir(env), "sessions.json");
-}
+let procfs: boolean | undefined;
 
-/** Largest registry file we read: 100,000 sessions take about 30 MB. */
-const MAX_REGISTRY_BYTES = 256 * 1024 * 1024;
-
-/** Where the registry persists: a small interface so tests can pass their own. */
-export interface RegistryStore {
-  /** Where it is, for messages. */
-  readonly where?: string;
-  /**
-   * Become the only writer; false when another daemon already is (two daemons on different
-   * sockets sharing one state dir must not overwrite each other's sessions).
-   */
-  claim?(): boolean;
-  /** Give up being the writer. */
-  release?(): void;
-  /** The saved snapshot, or undefined when nothing was saved yet. */
-  load(): unknown;
-  save(snapshot: RegistrySnapshot): void;
-}
-
-/**
- * The registry file, written atomically 0600 in a private dir through src/fs/secure.ts. A file that
- * is not JSON is moved aside (never overwritten) and reported by `onCorrupt`.
- */
-export function fileRegistryStore(path: string, onCorrupt: (message: string) => void = () => {}): RegistryStore {
-  let held: FileLock | undefined;
-  return {
-    where: path,
-    claim() {
-      ensurePrivateDir(dirname(path));
-      held ??= tryLock(`${path}.lock`);
-      return held !== undefined;
-    },
-    release() {
-      held?.release();
-      held = undefined;
-    },
-    load() {
-      let text: string;
-      try {
-        text = readSecretFile(path, { maxBytes: MAX_REGISTRY_BYTES });
-      } catch (e) {
-        if (e instanceof NotFoundError) return undefined;
-        throw e;
-      }
-      try {
-        return JSON.parse(text);
-      } catch {
-        const aside = `${path}.corrupt-${Date.now()}`;
-        try {
-          renameSync(path, aside);
-          onCorrupt(`${path} is not valid JSON; moved it to ${aside} and started with no sessions`);
-        } catch (e) {
-          onCorrupt(`${path} is not valid JSON and could not be moved aside (${errnoCode(e)}); starting with no sessions`);
-        }
-        return undefined;
-      }
-    },
-    save(snapshot) {
-      writeSecretFile(path, JSON.stringify(snapshot));
-    },
-  };
-}
+export { type RegistryStore, defaultRegistryFile, fileRegistryStore } from "./store.ts";

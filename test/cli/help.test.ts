@@ -5,34 +5,13 @@
  * it) and use only flags it declares.
  */
 import { describe, expect, it } from "bun:test";
-import type { ArgsDef, CommandDef } from "citty";
-import { renderHelpExtras, type HelpMeta } from "../../src/cli/_shared.ts";
+import type { ArgsDef } from "citty";
+import { example, helpWidth, renderHelp, wrap } from "../../src/cli/help.ts";
 import { root } from "../../src/cli/root.ts";
+import { type CommandNode as Node, flatten, walk } from "../../src/cli/tree.ts";
 
-type AnyCommand = CommandDef<ArgsDef>;
-const resolve = async <T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T> =>
-  typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
-
-interface Node {
-  path: string[];
-  meta: HelpMeta;
-  args: ArgsDef;
-  children: Map<string, Node>;
-}
-
-async function walk(cmd: AnyCommand, path: string[] = []): Promise<Node> {
-  const subs = (await resolve(cmd.subCommands)) ?? {};
-  const children = new Map<string, Node>();
-  for (const [name, sub] of Object.entries(subs)) children.set(name, await walk(await resolve(sub), [...path, name]));
-  return { path, meta: ((await resolve(cmd.meta)) ?? {}) as HelpMeta, args: (await resolve(cmd.args)) ?? {}, children };
-}
-
-const tree = await walk(root as AnyCommand);
-const all: Node[] = [];
-(function collect(n: Node) {
-  all.push(n);
-  for (const c of n.children.values()) collect(c);
-})(tree);
+const tree = await walk(root);
+const all: Node[] = flatten(tree);
 const label = (n: Node) => ["tokenctl", ...n.path].join(" ");
 
 /** Split a shell line into words, honouring quotes (enough for our examples). */
@@ -104,7 +83,8 @@ describe("--help of every command", () => {
       for (const call of calls) {
         let node = tree;
         let i = 0;
-        while (i < call.length && node.children.has(call[i]!)) node = node.children.get(call[i++]!)!;
+        const child = (word: string | undefined) => node.children.find((c) => c.path.at(-1) === word);
+        while (i < call.length && child(call[i])) node = child(call[i++])!;
         named.push(node.path.slice(0, n.path.length));
         const known = flagNames(node.args);
         for (const word of call.slice(i)) {
@@ -120,24 +100,53 @@ describe("--help of every command", () => {
   });
 });
 
-describe("renderHelpExtras", () => {
-  it("lists the command's variables, then the ones every command reads, then the examples", () => {
-    const text = renderHelpExtras({ env: ["FOO — the foo", "A_VERY_LONG_VARIABLE_NAME_INDEED — long"], examples: ["tokenctl x --y"] });
-    expect(text).toBe(
-      [
-        "ENVIRONMENT",
-        "",
-        `  ${"FOO".padEnd(24)}    the foo`,
-        "  A_VERY_LONG_VARIABLE_NAME_INDEED",
-        `  ${"".padEnd(24)}    long`,
-        `  ${"NO_COLOR".padEnd(24)}    no colours on stderr`,
-        `  ${"TOKENCTL_LOG_LEVEL".padEnd(24)}    stderr verbosity, a consola level (default 3; 0 errors only)`,
-        "",
-        "EXAMPLES",
-        "",
-        "  $ tokenctl x --y",
-        "",
-      ].join("\n"),
-    );
+describe("renderHelp", () => {
+  it.each([80, 60, 120])("every command's help fits %i columns, with no trailing blanks", (width) => {
+    for (const n of all) {
+      const lines = renderHelp(n, width).split("\n");
+      const over = lines.filter((l) => l.length > width && !/^\s*\S+$/.test(l)).map((l) => `${label(n)}: ${l}`);
+      expect(over).toEqual([]);
+      expect(lines.filter((l) => l !== l.trimEnd())).toEqual([]);
+    }
+  });
+
+  it("shows every flag, the environment every command reads, and each example, and pastes back as the example", () => {
+    for (const n of all) {
+      const text = renderHelp(n, 60);
+      for (const [k, d] of Object.entries(n.args)) if (d.type !== "positional") expect(text).toContain(d.type === "boolean" && d.default === true ? `--no-${k}` : `--${k}`);
+      expect(text).toContain("NO_COLOR");
+      const examples = text.split("\nEXAMPLES\n\n")[1]!.replace(/ \\\n {6}/g, " ").trimEnd().split("\n");
+      expect(examples).toEqual((n.meta.examples ?? []).map((e) => `  $ ${e}`));
+    }
+  });
+
+  it("usage lines show positional parts and the command after --", () => {
+    const usage = (path: string) => renderHelp(all.find((n) => n.path.join(" ") === path)!, 80).split("\nUSAGE\n\n")[1]!.split("\n")[0];
+    expect(usage("session exec")).toBe("  tokenctl session exec [OPTIONS] -- CMD [ARGS…]");
+    expect(usage("exec")).toBe("  tokenctl exec [OPTIONS] -- CMD [ARGS…]");
+    expect(usage("completion")).toBe("  tokenctl completion <bash|zsh|fish>");
+    expect(usage("call")).toBe("  tokenctl call [OPTIONS] TYPE");
+    expect(usage("token")).toBe("  tokenctl token COMMAND");
+  });
+
+  it("a label too long for its column puts the meaning on the next line", () => {
+    const n: Node = { path: ["x"], meta: { description: "d", env: ["A_VERY_LONG_VARIABLE_NAME_INDEED_LONGER_THAN_THIRTY — long", "FOO — the foo"] }, args: {} as ArgsDef, children: [] };
+    const env = renderHelp(n, 80).split("\nENVIRONMENT\n\n")[1]!.split("\n");
+    expect(env.slice(0, 3)).toEqual(["  A_VERY_LONG_VARIABLE_NAME_INDEED_LONGER_THAN_THIRTY", `${" ".repeat(30)}long`, `  ${"FOO".padEnd(26)}  the foo`]);
+  });
+
+  it("wraps words and breaks long examples between words outside quotes", () => {
+    expect(wrap("a bb ccc dddd", 6)).toEqual(["a bb", "ccc", "dddd"]);
+    expect(example("tokenctl vault sync --probe 'claude -p ping' --x", 34)).toEqual(["  $ tokenctl vault sync --probe \\", "      'claude -p ping' --x"]);
+  });
+
+  it.each([
+    [{ isTTY: true, columns: 100 }, { COLUMNS: "70" }, 100],
+    [{ isTTY: false, columns: 100 }, { COLUMNS: "70" }, 70],
+    [{ isTTY: false }, {}, 80],
+    [{ isTTY: false }, { COLUMNS: "abc" }, 80],
+    [{ isTTY: true, columns: 20 }, {}, 40],
+  ])("width: stdout %p, env %p → %i", (out, env, want) => {
+    expect(helpWidth(out, env)).toBe(want);
   });
 });

@@ -7,15 +7,14 @@
 import { beforeAll, describe, expect, it } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ArgsDef, CommandDef } from "citty";
-import { toTree } from "../../src/cli/completion.ts";
+import { completionTree } from "../../src/cli/completion.ts";
 import { root } from "../../src/cli/root.ts";
 import { generate, type CompletionNode, type Shell } from "../../src/completion/generate.ts";
 import { tempDir } from "../support/tmp.ts";
 
 let tree: CompletionNode;
 beforeAll(async () => {
-  tree = await toTree("tokenctl", root as CommandDef<ArgsDef>);
+  tree = await completionTree(root);
 });
 
 const has = (shell: string) => Boolean(Bun.which(shell));
@@ -45,6 +44,9 @@ const cases: Array<[string, string[], string[], string[]]> = [
   ["flags after a positional argument", ["tokenctl", "call", "status", "--j"], ["--json"], []],
   ["flags after a flag value that is also a command name", ["tokenctl", "token", "get", "--env", "token", "--j"], ["--json"], []],
   ["a global flag before the command", ["tokenctl", "--verbose", "session", "l"], ["list"], ["mint"]],
+  ["a positional's choices", ["tokenctl", "completion", ""], ["bash", "zsh", "fish"], []],
+  ["a positional's choices by prefix", ["tokenctl", "completion", "z"], ["zsh"], ["bash"]],
+  ["no choices once the positional is given", ["tokenctl", "completion", "bash", ""], [], ["zsh"]],
 ];
 
 describe("bash", () => {
@@ -68,11 +70,30 @@ describe("bash", () => {
   });
 });
 
+describe("bash: the command after --", () => {
+  const run = (file: string, words: string[], pre = "") =>
+    sh(["bash", "-c", `${pre}source ${q(file)}; COMP_WORDS=(${words.map(q).join(" ")}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _tokenctl; printf '%s\\n' "\${COMPREPLY[@]}"`]);
+
+  it.skipIf(!has("bash")).each([["session exec --name w"], ["exec --oauth work"]])("%s -- bas: command names after --", (line) => {
+    const pre = line.split(" ");
+    const file = script("bash");
+    const got = run(file, ["tokenctl", ...pre, "--", "bas"]).out.split("\n");
+    expect(got).toContain("bash");
+    expect(run(file, ["tokenctl", "token", "get", "--", "bas"]).out.trim()).toBe("");
+  });
+
+  it.skipIf(!has("bash"))("hands the words after -- to bash-completion's _command_offset when it is loaded", () => {
+    const stub = `_command_offset() { COMPREPLY=("offset:$1:\${COMP_WORDS[$1]}"); }; `;
+    expect(run(script("bash"), ["tokenctl", "session", "exec", "--", "git", "che"], stub).out.trim()).toBe("offset:4:git");
+  });
+});
+
 describe("zsh", () => {
   const stubs = [
     "_describe() { print -rl -- \"${(@P)${@[-1]}}\" | cut -d: -f1 }",
     'compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }',
     "_files() { print -r -- '<files>' }",
+    "_normal() { print -r -- \"<normal:${words[1]}:$CURRENT>\" }",
   ].join("\n");
   const run = (file: string, words: string[]) => sh(["zsh", "-f", "-c", `source ${q(file)}\n${stubs}\nwords=(${words.map(q).join(" ")}); CURRENT=${words.length}; _tokenctl`]);
 
@@ -81,7 +102,7 @@ describe("zsh", () => {
     expect(sh(["zsh", "-n", file]).code).toBe(0);
     const r = sh(["zsh", "-f", "-c", `autoload -U compinit; compinit -u -d ${q(join(tempDir(), "zcompdump"))}; source ${q(file)}; print -r -- $_comps[tokenctl]`]);
     expect(r.out.trim()).toBe("_tokenctl");
-  });
+  }, 30_000); // compinit scans every directory on $fpath: seconds on a loaded machine
 
   // zsh filters by prefix itself; the function offers the whole list for the position.
   it.skipIf(!has("zsh")).each(cases)("%s", (_, words, want) => {
@@ -95,6 +116,13 @@ describe("zsh", () => {
     expect(run(file, ["tokenctl", "token", "get", "--preset", ""]).out.trim()).toBe("claude-code");
     expect(run(file, ["tokenctl", "token", "get", "--file", ""]).out.trim()).toBe("<files>");
   });
+
+  it.skipIf(!has("zsh"))("the command after -- in session exec and exec is completed as a command line of its own", () => {
+    const file = script("zsh");
+    expect(run(file, ["tokenctl", "session", "exec", "--name", "w", "--", "git", "che"]).out.trim()).toBe("<normal:git:2>");
+    expect(run(file, ["tokenctl", "exec", "--oauth", "work", "--", ""]).out.trim()).toBe("<normal::1>");
+    expect(run(file, ["tokenctl", "token", "get", "--", ""]).out.trim()).toBe("");
+  });
 });
 
 describe("fish", () => {
@@ -102,6 +130,14 @@ describe("fish", () => {
 
   it.skipIf(!has("fish"))("parses (fish --no-execute)", () => {
     expect(sh(["fish", "--no-execute", script("fish")]).code).toBe(0);
+  });
+
+  it.skipIf(!has("fish"))("the command after -- in session exec and exec: commands, then that command's own completion", () => {
+    const file = script("fish");
+    const got = (words: string[]) => run(file, words).out.split("\n").map((l) => l.split("\t")[0]!);
+    expect(got(["tokenctl", "session", "exec", "--name", "w", "--", "bas"])).toContain("bash");
+    expect(got(["tokenctl", "exec", "--oauth", "work", "--", "tokenctl", "tok"])).toContain("token");
+    expect(got(["tokenctl", "token", "get", "--", "bas"])).not.toContain("bash");
   });
 
   it.skipIf(!has("fish")).each(cases)("%s", (_, words, want, not) => {

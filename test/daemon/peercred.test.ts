@@ -2,7 +2,7 @@
 import { afterEach, expect, it } from "bun:test";
 import { chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { peerCredentialsSupported, peerUid } from "../../src/daemon/peercred.ts";
+import { peerCredentialsSupported, peerUid } from "../../src/runtime/peercred.ts";
 import { startDaemon, type DaemonHandle } from "../../src/daemon/server.ts";
 import { tempDir } from "../support/tmp.ts";
 

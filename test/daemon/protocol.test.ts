@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { FrameSplitter, WireError, encode, errorFrame, parseMessage, parsePublish, parseTopics, reply } from "../../src/daemon/protocol.ts";
+import { FrameSplitter, WireError, encode, errorFrame, escapeLogText, parseMessage, parsePublish, parseTopics, reply, wireCodeOf } from "../../src/daemon/protocol.ts";
+import { escapingLogger } from "../../src/daemon/server.ts";
 
 describe("FrameSplitter", () => {
   it("splits lines across arbitrary chunk boundaries", () => {
@@ -79,5 +80,48 @@ describe("responses", () => {
     expect(parseTopics([1]).ok).toBe(false);
     expect(parsePublish({ type: "publish", topic: "t", data: { x: 1 } })).toEqual({ ok: true, topic: "t", data: { x: 1 } });
     expect(parsePublish({ type: "publish" }).ok).toBe(false);
+  });
+});
+
+describe("error codes", () => {
+  it("adds a code to the frame, with or without a request id", () => {
+    expect(errorFrame("no", { type: "x", id: 3 }, "session.not_allowed")).toEqual({ type: "error", id: 3, message: "no", code: "session.not_allowed" });
+    expect(errorFrame("no", undefined, "session.limit")).toEqual({ type: "error", message: "no", code: "session.limit" });
+    expect(errorFrame("no")).toEqual({ type: "error", message: "no" });
+  });
+
+  it("takes an error's wireCode only when it has the dotted form (never a Node errno code)", () => {
+    expect(wireCodeOf(Object.assign(new Error("x"), { wireCode: "session.not_allowed" }))).toBe("session.not_allowed");
+    expect(wireCodeOf(Object.assign(new Error("x"), { code: "ENOENT" }))).toBeUndefined();
+    expect(wireCodeOf(Object.assign(new Error("x"), { wireCode: "Bad Code\n" }))).toBeUndefined();
+    expect(wireCodeOf("session.limit")).toBeUndefined();
+  });
+});
+
+describe("log escaping", () => {
+  it.each([
+    ["ping\nFORGED line", "ping\\nFORGED line"],
+    ["a\r\nb", "a\\r\\nb"],
+    ["\u001b[2Kclear", "\\u001b[2Kclear"],
+    ["tab\there", "tab\\there"],
+    ["nul\u0000", "nul\\u0000"],
+    ["line\u2028sep", "line\\u2028sep"],
+    ["plain text / with: punctuation", "plain text / with: punctuation"],
+  ])("%j is logged as %j", (raw, logged) => {
+    expect(escapeLogText(raw)).toBe(logged);
+  });
+
+  it("never leaves a control character, and cuts long text", () => {
+    const bad: number[] = [];
+    for (let c = 0; c <= 0x3000; c++) if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(escapeLogText(`a${String.fromCharCode(c)}b`))) bad.push(c);
+    expect(bad).toEqual([]);
+    expect(escapeLogText("x".repeat(5000)).length).toBeLessThan(2100);
+  });
+
+  it("the daemon's logger escapes every string it is given", () => {
+    const lines: string[] = [];
+    const log = escapingLogger({ info: (...a) => lines.push(a.join(" ")), warn() {}, error() {}, debug() {} });
+    log.info("Connection 1: first message was", "a\nFORGED");
+    expect(lines).toEqual(["Connection 1: first message was a\\nFORGED"]);
   });
 });

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { DaemonRunningError, startDaemon, type DaemonHandle, type DaemonOptions } from "../../src/daemon/server.ts";
 import { authedPeer, rawConnect, waitFor, type RawPeer } from "../support/peer.ts";
+import { FakeScheduler } from "../support/scheduler.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const running: DaemonHandle[] = [];
@@ -31,6 +32,16 @@ async function start(opts: Partial<DaemonOptions> = {}) {
   const d = await startDaemon({ socketPath: join(dir, "tokenctl.sock"), tokenFile: join(dir, "daemon.token"), log, ...opts });
   running.push(d);
   return { d, log };
+}
+
+/** Read until `line` arrives; returns how many lines came, in order. */
+async function waitForLine(p: RawPeer, line: string): Promise<number> {
+  let count = 0;
+  for (;;) {
+    const m = await p.next(5000);
+    count++;
+    if (JSON.stringify(m) === line) return count;
+  }
 }
 
 async function peer(path: string): Promise<RawPeer> {
@@ -194,20 +205,25 @@ describe("handshake", () => {
   });
 
   it("closes a connection that does not authenticate within --auth-timeout", async () => {
-    const { d, log } = await start({ authTimeoutMs: 150 });
+    const clock = new FakeScheduler();
+    const { d, log } = await start({ authTimeoutMs: 150, scheduler: clock });
     const p = await peer(d.socketPath);
-    const t0 = Date.now();
+    await waitFor(() => d.stats().unauthenticated === 1);
+    clock.advance(149);
+    expect(p.received).toEqual([]);
+    clock.advance(1);
     expect(await p.next(2000)).toEqual({ type: "error", message: "Authentication timeout" });
+    clock.advance(0);
     await p.closed;
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
     expect(log.lines.some((l) => l.includes("no authentication within 150 ms"))).toBe(true);
   });
 
   it("does not time out an authenticated connection", async () => {
-    const { d } = await start({ authTimeoutMs: 100 });
+    const clock = new FakeScheduler();
+    const { d } = await start({ authTimeoutMs: 100, scheduler: clock });
     const p = await authedPeer(d.socketPath, d.token);
     peers.push(p);
-    await Bun.sleep(250);
+    clock.advance(60_000);
     p.send({ type: "ping", id: 1 });
     expect(await p.next()).toEqual({ type: "pong", id: 1 });
   });
@@ -299,12 +315,12 @@ describe("requests", () => {
     expect(sneaky.received).toEqual([]);
   });
 
-  it("refuses a connection over --max-connections with an error", async () => {
+  it("refuses a connection over --max-connections with an error when every connection is authenticated", async () => {
     const { d } = await start({ maxConnections: 2 });
     const a = await authedPeer(d.socketPath, d.token);
-    const b = await peer(d.socketPath);
+    const b = await authedPeer(d.socketPath, d.token);
     peers.push(a, b);
-    await waitFor(() => d.stats().open === 2);
+    await waitFor(() => d.stats().authenticated === 2);
     const c = await peer(d.socketPath);
     expect(await c.next()).toEqual({ type: "error", message: "Too many connections" });
     await c.closed;
@@ -312,6 +328,99 @@ describe("requests", () => {
     await waitFor(() => d.stats().open === 1);
     const e = await authedPeer(d.socketPath, d.token);
     peers.push(e);
+  });
+
+  it("closes the oldest idle unauthenticated connection to make room for a new one", async () => {
+    const { d, log } = await start({ maxConnections: 10, maxUnauthenticated: 3, idleAfterMs: 0 });
+    const idle: RawPeer[] = [];
+    for (let i = 0; i < 3; i++) {
+      idle.push(await peer(d.socketPath));
+      await waitFor(() => d.stats().unauthenticated === i + 1);
+    }
+    const owner = await authedPeer(d.socketPath, d.token);
+    peers.push(owner);
+    expect(await idle[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+    await idle[0]!.closed;
+    expect(idle[1]!.isClosed()).toBe(false);
+    owner.send({ type: "ping", id: 1 });
+    expect(await owner.next()).toEqual({ type: "pong", id: 1 });
+    expect(d.stats()).toMatchObject({ authenticated: 1, unauthenticated: 2 });
+    expect(log.lines.some((l) => l.includes("the oldest of 3 unauthenticated connections"))).toBe(true);
+  });
+
+  it("admits a burst of new connections past the pool; only one idle for idleAfterMs makes room", async () => {
+    const clock = new FakeScheduler();
+    const { d } = await start({ maxConnections: 10, maxUnauthenticated: 3, idleAfterMs: 250, scheduler: clock, authTimeoutMs: 60_000 });
+    const burst: RawPeer[] = [];
+    for (let i = 0; i < 5; i++) {
+      burst.push(await peer(d.socketPath));
+      await waitFor(() => d.stats().unauthenticated === i + 1);
+    }
+    expect(burst.some((p) => p.received.length > 0 || p.isClosed())).toBe(false);
+    clock.advance(250);
+    await peer(d.socketPath);
+    expect(await burst[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+    expect(burst[1]!.received).toEqual([]);
+  });
+
+  it("when every connection is taken, the oldest waiting one makes room whatever its age", async () => {
+    const clock = new FakeScheduler();
+    const { d } = await start({ maxConnections: 4, maxUnauthenticated: 2, idleAfterMs: 250, scheduler: clock, authTimeoutMs: 60_000 });
+    const young: RawPeer[] = [];
+    for (let i = 0; i < 4; i++) {
+      young.push(await peer(d.socketPath));
+      await waitFor(() => d.stats().unauthenticated === i + 1);
+    }
+    const owner = await authedPeer(d.socketPath, d.token);
+    peers.push(owner);
+    expect(await young[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+    expect(d.stats().authenticated).toBe(1);
+  });
+
+  it("stops reading from a client that pipelines requests without reading the answers, and never disconnects it", async () => {
+    const { d } = await start({ maxQueuedBytes: 4096 });
+    const p = await authedPeer(d.socketPath, d.token);
+    peers.push(p);
+    p.socket.pause();
+    const n = 20_000;
+    let batch = "";
+    for (let i = 1; i <= n; i++) batch += `{"type":"ping","id":${i}}\n`;
+    p.write(batch);
+    await Bun.sleep(100);
+    expect(p.isClosed()).toBe(false);
+    expect(d.stats().authenticated).toBe(1);
+    p.socket.resume();
+    const last = await waitForLine(p, `{"type":"pong","id":${n}}`);
+    expect(last).toBe(n);
+  });
+  it("keeps within the open-file budget: refuses over it, and when refusals use up the spare stops accepting, backing off", async () => {
+    const clock = new FakeScheduler();
+    // 60 fds, 10 in use: 60 - 10 - 32 spare = room for 18 connections.
+    const { d, log } = await start({ files: { limit: 60, open: 10 }, scheduler: clock, authTimeoutMs: 60_000 });
+    expect(d.stats().max).toBe(18);
+    for (let i = 0; i < 18; i++) peers.push(await authedPeer(d.socketPath, d.token));
+    // Refused peers keep their fd until the scheduler's next turn, which the fake clock holds back.
+    for (let i = 0; i < 16; i++) {
+      const p = await peer(d.socketPath);
+      expect(await p.next()).toEqual({ type: "error", message: "Too many connections" });
+    }
+    const cut = await peer(d.socketPath);
+    await cut.closed;
+    expect(log.lines.some((l) => l.includes("Not accepting connections for 250 ms"))).toBe(true);
+    expect(await rawConnect(d.socketPath).then(() => "connected", (e) => String(e.code))).toMatch(/ECONNREFUSED|ENOENT/);
+    clock.advance(250);
+    const back = await peer(d.socketPath);
+    expect(await back.next()).toEqual({ type: "error", message: "Too many connections" });
+    peers.shift()!.end();
+    await waitFor(() => d.stats().open === 17);
+    peers.push(await authedPeer(d.socketPath, d.token));
+  });
+
+  it("refuses to start when the open-file limit leaves almost no room", async () => {
+    await expect(start({ files: { limit: 50, open: 12 } })).rejects.toMatchObject({
+      message: "The open-file limit (50, 12 in use) leaves room for 6 connections",
+      hint: "Raise it before starting the daemon: ulimit -n 4096",
+    });
   });
 
   it("disconnects a subscriber that does not read once 1 MiB is queued, and keeps serving others", async () => {

@@ -10,10 +10,10 @@ import { anchor } from "../../scripts/gen-reference.ts";
 import { markdownFiles, prose, ROOT } from "./markdown.ts";
 
 /**
- * Pages that other branches of this release add (security, library, platforms, install, provider
- * recipes). Until they are merged a link to them may dangle; remove this list once they exist.
+ * Pages that other branches of this release add (library, platforms, install). Until they are
+ * merged a link to them may dangle; remove this list once they exist.
  */
-const PENDING = new Set(["docs/security.md", "docs/library.md", "docs/platforms.md", "docs/install.md"]);
+const PENDING = new Set(["docs/library.md", "docs/platforms.md", "docs/install.md"]);
 
 const text = (file: string) => readFileSync(join(ROOT, file), "utf8");
 

@@ -25,7 +25,8 @@ describe("docs/reference/", () => {
     const text = [...pages.values()].join("\n");
     for (const n of flatten(await walk())) {
       expect(text).toContain(`tokenctl ${n.path.join(" ")}`.trim());
-      for (const [k, d] of Object.entries(n.args)) expect(text).toContain(d.type === "positional" ? `\`${k}\`` : `--${k}`);
+      for (const [k, d] of Object.entries(n.args)) expect(text).toContain(d.type === "positional" ? (n.meta.choices?.[k]?.join("\\|") ?? `\`${k.toUpperCase()}\``) : d.type === "boolean" && d.default === true ? `--no-${k}` : `--${k}`);
+      if (n.meta.operands) expect(text).toContain(n.meta.operands);
       for (const e of n.meta.examples ?? []) expect(text).toContain(e);
     }
   });
@@ -50,16 +51,16 @@ describe("renderCommand", () => {
         "Do y",
         "",
         "```",
-        "tokenctl x y [OPTIONS] <name>",
+        "tokenctl x y [OPTIONS] NAME",
         "```",
         "",
         "| argument | meaning |",
         "| --- | --- |",
-        "| `name` | What to do (required) |",
+        "| `NAME` | What to do (required) |",
         "",
         "| flag | meaning |",
         "| --- | --- |",
-        "| `--n=<count>` | How often \\| twice (default: `1`) |",
+        "| `--n <count>` | How often \\| twice (default 1) |",
         "| `-q`, `--quiet` | Say less |",
         "",
         "Environment:",

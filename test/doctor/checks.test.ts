@@ -3,18 +3,12 @@ import { UntrustedPathError } from "../../src/fs/trust.ts";
 import { UntrustedDaemonError } from "../../src/daemon/client.ts";
 import { describe, expect, it } from "bun:test";
 import { AuthRefusedError, InsecureFileError, UnavailableError } from "../../src/errors.ts";
-import {
-  checkDaemon,
-  checkKeychain,
-  checkPaths,
-  checkVault,
-  evaluateRecord,
-  formatDuration,
-  hasFailures,
-  keychainReason,
-  runDoctor,
-  type DoctorDeps,
-} from "../../src/doctor/checks.ts";
+import { hasFailures, runDoctor, type DoctorDeps } from "../../src/doctor/checks.ts";
+import { checkDaemon } from "../../src/doctor/daemon.ts";
+import { formatDuration } from "../../src/doctor/deps.ts";
+import { checkPaths } from "../../src/doctor/files.ts";
+import { checkKeychain, evaluateRecord, keychainReason } from "../../src/doctor/store.ts";
+import { checkVault } from "../../src/doctor/vault.ts";
 import type { PathStat } from "../../src/doctor/paths.ts";
 import { formatTable, summarize } from "../../src/doctor/report.ts";
 import { resolveProfile, type ProfileSettings } from "../../src/oauth/config.ts";

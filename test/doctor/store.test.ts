@@ -2,7 +2,7 @@
 import { describe, expect, it } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkOAuthProfile, openForReading } from "../../src/doctor/checks.ts";
+import { checkOAuthProfile, openForReading } from "../../src/doctor/store.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
 import type { SecretsApi } from "../../src/oauth/store.ts";
 import { tempDir } from "../support/tmp.ts";

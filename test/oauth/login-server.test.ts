@@ -83,12 +83,18 @@ test("answerDelayAfterRotationMs delays the answer after the rotation is committ
   }
 });
 
-test("echoErrors puts the request body into error_description", async () => {
-  const server = await resolveServer(profile("openid"), { need: "token" });
+test("echoErrors puts the request body into error_description (the raw answer, before any client)", async () => {
   oidc.echoErrors = true;
   try {
+    const res = await fetch(`${oidc.issuer}/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "ECHO-ME-refresh-token", client_id: CLIENT_ID }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error_description: string }).error_description).toContain("refresh_token=ECHO-ME-refresh-token");
+    // Through our protocol layer the refresh token is cut out of it (src/oauth/redact.ts).
+    const server = await resolveServer(profile("openid"), { need: "token" });
     const err = await refresher(server)("ECHO-ME-refresh-token", AbortSignal.timeout(5000)).catch((e: unknown) => e);
-    // The echo arrives (and our protocol layer cuts the refresh token out of it: src/oauth/redact.ts).
     expect(String((err as Error).message)).toContain("invalid request: refresh_token=[redacted]");
   } finally {
     oidc.echoErrors = false;

@@ -2,14 +2,17 @@
  * Login: what it asks for (scopes, prompt, parameters), the loopback listener against forged
  * callbacks, the advice when no refresh token came, the browser commands, and saving the profile.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+
+// Real servers and processes on a shared, loaded machine: allow for it (speed is benchmarked, not asserted).
+setDefaultTimeout(30_000);
 import { readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CLIENT_ID, startOidc, type OidcServer } from "../support/oidc.ts";
 import { tempDir } from "../support/tmp.ts";
 import { parseProfiles, resolveProfile, saveProfile } from "../../src/oauth/config.ts";
-import { authorizationParams, login, loginScopes, noRefreshAdvice, scrubServerText } from "../../src/oauth/login.ts";
+import { authorizationParams, login, loginScopes, noRefreshAdvice } from "../../src/oauth/login.ts";
 import { browserCommands, noDisplayReason } from "../../src/oauth/browser.ts";
 import { resolveServer, type Server } from "../../src/oauth/protocol.ts";
 import { ExitCode } from "../../src/errors.ts";
@@ -55,15 +58,6 @@ describe("no refresh token", () => {
     expect(advice).toContain("authorizationParams");
     expect(advice).toContain("docs/oauth-providers.md");
   });
-});
-
-test("scrubServerText: secrets removed, control characters replaced, length capped", () => {
-  const secret = "s3cr3t-verifier-value";
-  const out = scrubServerText(`bad\u001b[31m\r\nverifier=${secret}\u2028${"x".repeat(500)}`, [secret]);
-  expect(out).not.toContain(secret);
-  expect(out).toContain("[redacted]");
-  expect(out).not.toMatch(/[\u0000-\u001f\u2028]/);
-  expect(out.length).toBeLessThanOrEqual(201);
 });
 
 describe("browser commands", () => {
@@ -179,7 +173,7 @@ describe("the loopback listener against oidc-provider", () => {
         expect([late.status, await late.text()]).toEqual([400, expect.stringContaining("already received its answer")]);
       },
     });
-    expect(strays).toEqual(["no state", "wrong state", "wrong state", "other path"]);
+    expect(strays).toEqual(["no state", "wrong state", "wrong state"]);
     expect(new URL(authUrl).searchParams.get("prompt")).toBe("consent");
     expect(record.refreshToken).toBeString();
     expect(record.scopes).toContain("offline_access");
@@ -213,6 +207,7 @@ describe("the loopback listener against oidc-provider", () => {
       },
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ exitCode: ExitCode.authRefused });
+    expect((err as Error).message).toContain("access_denied");
     expect((err as Error).message).not.toContain("\u001b");
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { FakeScheduler } from "../support/scheduler.ts";
 import { tempDir } from "../support/tmp.ts";
 import type { ConnectionInfo, DaemonApi, Message } from "../../src/daemon/extension.ts";
+import { AuthRefusedError, UsageError } from "../../src/errors.ts";
 import { createSessionExtension, effectiveScope, nextSaveDelay } from "../../src/session/extension.ts";
 import { type RegistrySnapshot, fileRegistryStore } from "../../src/session/registry.ts";
 import { hashToken, mintToken } from "../../src/session/token.ts";
@@ -72,7 +74,7 @@ describe("session extension handlers", () => {
     expect(call("session.resolve", {}, await as(token))).toEqual({ session });
   });
 
-  it("scoping: own scope by default, explicit wins, admin sees all", async () => {
+  it("scoping: a session acts in its own scope only, the daemon token names any", async () => {
     const { register, call, as } = setup();
     const a1 = register({ scope: "a" });
     const a2 = register({ scope: "a" });
@@ -81,25 +83,35 @@ describe("session extension handlers", () => {
     const connA = await as(a1.token);
     expect(ids(call("session.list", {}, connA))).toEqual([a1.session.id, a2.session.id].sort());
     expect(call("session.list", {}, connA).scope).toBe("a");
-    expect(ids(call("session.list", { scope: "b" }, connA))).toEqual([b.session.id]);
+    expect(ids(call("session.list", { scope: "a" }, connA))).toEqual([a1.session.id, a2.session.id].sort());
+    expect(() => call("session.list", { scope: "b" }, connA)).toThrow("Not allowed: a session may act only in its own scope (yours: a, asked: b)");
     expect(ids(call("session.list", {}))).toEqual([a1.session.id, a2.session.id, b.session.id].sort());
     expect(call("session.list", {}).scope).toBeNull();
     expect(ids(call("session.list", { scope: "a" }))).toEqual([a1.session.id, a2.session.id].sort());
   });
 
-  it("a session registering without a scope gives its own", async () => {
+  it("a session registers in its own scope only", async () => {
     const { register, as } = setup();
     const parent = register({ scope: "team" });
     const child = register({}, await as(parent.token));
     expect(child.session.scope).toBe("team");
-    expect(register({ scope: "other" }, await as(parent.token)).session.scope).toBe("other");
+    expect(register({ scope: "team" }, await as(parent.token)).session.scope).toBe("team");
+    let refused: any;
+    try {
+      register({ scope: "other" }, await as(parent.token));
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(AuthRefusedError);
+    expect(refused.wireCode).toBe("session.not_allowed");
     expect(register({}).session.scope).toBe("default");
   });
 
   it("effectiveScope", () => {
     const conn: ConnectionInfo = { id: 3, admin: false, identity: { id: "x", scope: "mine" } };
     expect(effectiveScope({}, conn)).toBe("mine");
-    expect(effectiveScope({ scope: "theirs" }, conn)).toBe("theirs");
+    expect(effectiveScope({ scope: "mine" }, conn)).toBe("mine");
+    expect(() => effectiveScope({ scope: "theirs" }, conn)).toThrow(/only in its own scope/);
     expect(effectiveScope({}, admin)).toBeUndefined();
     expect(effectiveScope({ scope: "s" }, admin)).toBe("s");
     expect(() => effectiveScope({ scope: "bad scope" }, admin)).toThrow(/scope/);
@@ -111,7 +123,7 @@ describe("session extension handlers", () => {
     const a2 = register({ scope: "a" });
     const b = register({ scope: "b" });
     const connA = await as(a.token);
-    expect(() => call("session.revoke", { id: b.session.id }, connA)).toThrow(/only revoke sessions of its own scope/);
+    expect(() => call("session.revoke", { id: b.session.id }, connA)).toThrow(/may act only in its own scope \(yours: a, session [0-9a-f]+: b\)/);
     expect(call("session.revoke", { id: a2.session.id }, connA)).toEqual({ session: a2.session });
     expect(call("session.revoke", { id: b.session.id })).toEqual({ session: b.session });
     expect(call("session.revoke", { id: b.session.id })).toEqual({ session: null });
@@ -134,6 +146,51 @@ describe("session extension handlers", () => {
     expect(() => call("session.list", {}, conn)).toThrow(/has ended/);
   });
 
+  it("a session may hold 64 live children; revoking one makes room; the daemon token is not counted", async () => {
+    const { register, call, as } = setup();
+    const parent = register({ scope: "p" });
+    const conn = await as(parent.token);
+    const kids = Array.from({ length: 64 }, () => register({}, conn));
+    let refused: any;
+    try {
+      register({}, conn);
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(AuthRefusedError);
+    expect(refused.message).toBe("Not allowed: a session may hold at most 64 live sessions it registered");
+    expect(refused.wireCode).toBe("session.limit");
+    call("session.revoke", { sessionId: kids[0]!.session.id }, conn);
+    register({}, conn);
+    register({ scope: "p" });
+  });
+
+  it("refuses a pid that is not a live process of ours (code session.invalid, exit 2)", () => {
+    const { call } = setup({ isAlive: (pid) => pid === process.pid });
+    let refused: any;
+    try {
+      call("session.register", { token: mintToken(), pid: 1, cwd: "/" });
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(UsageError);
+    expect(refused.wireCode).toBe("session.invalid");
+    expect(refused.message).toContain("found 1");
+  });
+
+  it("gives every handler error a wire code", () => {
+    const { call } = setup();
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { wireCode?: string }).wireCode;
+      }
+    };
+    expect(codeOf(() => call("session.register", { token: "short", pid: process.pid }))).toBe("session.invalid");
+    expect(codeOf(() => call("session.list", {}, anon))).toBe("session.not_allowed");
+  });
+
   it("refuses an unauthenticated connection", () => {
     const { call } = setup();
     expect(() => call("session.list", {}, anon)).toThrow(/daemon token or a session token/);
@@ -152,11 +209,14 @@ describe("session extension handlers", () => {
 describe("reaper", () => {
   it("drops dead pids on an interval and publishes session.ended", async () => {
     const alive = new Set([111, 222]);
-    const { register, ext, events, call } = setup({ isAlive: (p) => alive.has(p), reapIntervalMs: 20 });
+    const clock = new FakeScheduler();
+    const { register, ext, events, call } = setup({ isAlive: (p) => alive.has(p), reapIntervalMs: 20, scheduler: clock });
     const s1 = register({ pid: 111 });
     register({ pid: 222 });
     alive.delete(111);
-    await Bun.sleep(80);
+    clock.advance(19);
+    expect(call("session.resolve", { token: s1.token }).session).not.toBeNull();
+    clock.advance(1);
     expect(call("session.resolve", { token: s1.token })).toEqual({ session: null });
     expect(events.find((e) => e.topic === "session.ended")?.data).toEqual({ session: s1.session, reason: "reaped" });
     expect(ext.status!()).toMatchObject({ sessions: 1, reaped: 1 });
@@ -165,12 +225,16 @@ describe("reaper", () => {
 
   it("stop() ends the interval", async () => {
     let asked = 0;
-    const { register, ext } = setup({ isAlive: () => (asked++, true), reapIntervalMs: 10 });
+    const clock = new FakeScheduler();
+    const { register, ext } = setup({ isAlive: () => (asked++, true), reapIntervalMs: 10, scheduler: clock });
     register();
+    clock.advance(10);
+    expect(asked).toBeGreaterThan(1);
     ext.stop!();
     const before = asked;
-    await Bun.sleep(50);
+    clock.advance(50);
     expect(asked).toBe(before);
+    expect(clock.pending).toBe(0);
   });
 });
 
@@ -225,10 +289,12 @@ describe("persistence", () => {
   it("coalesces saves and flushes on stop", async () => {
     let saves = 0;
     const store = { load: () => undefined, save: () => void saves++ };
-    const { register, ext } = setup({ store, saveDelayMs: 30 });
+    const clock = new FakeScheduler();
+    const { register, ext } = setup({ store, saveDelayMs: 30, scheduler: clock });
     for (let i = 0; i < 20; i++) register();
+    clock.advance(29);
     expect(saves).toBe(0);
-    await Bun.sleep(60);
+    clock.advance(1);
     expect(saves).toBe(1);
     register();
     ext.stop!();

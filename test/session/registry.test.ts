@@ -2,8 +2,8 @@ import { describe, expect, it, spyOn, afterEach, mock } from "bun:test";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
-import { NotFoundError, UsageError } from "../../src/errors.ts";
-import { SessionRegistry, fileRegistryStore, pidAlive } from "../../src/session/registry.ts";
+import { AuthRefusedError, NotFoundError, UsageError } from "../../src/errors.ts";
+import { SessionRegistry, fileRegistryStore, pidOwned } from "../../src/session/registry.ts";
 import { hashToken, mintToken } from "../../src/session/token.ts";
 
 afterEach(() => mock.restore());
@@ -139,25 +139,62 @@ describe("SessionRegistry", () => {
   });
 });
 
-describe("pidAlive", () => {
+describe("pidOwned", () => {
   it("is true for us, false for a reaped child", async () => {
-    expect(pidAlive(process.pid)).toBe(true);
+    expect(pidOwned(process.pid)).toBe(true);
     const p = Bun.spawn(["true"]);
     await p.exited;
-    expect(pidAlive(p.pid)).toBe(false);
+    expect(pidOwned(p.pid)).toBe(false);
   });
 
-  it("treats EPERM as alive and ESRCH as dead", () => {
+  it("is false for pid 1 and for a process of another uid", () => {
+    expect(pidOwned(1)).toBe(false);
+    // Our own process, judged as if we were another user: /proc names its real owner.
+    expect(pidOwned(process.pid, (process.getuid?.() ?? 0) + 1)).toBe(false);
+  });
+
+  it("treats EPERM (another user's process) and ESRCH as not ours", () => {
     const kill = spyOn(process, "kill");
     kill.mockImplementation(() => {
       throw Object.assign(new Error("perm"), { code: "EPERM" });
     });
-    expect(pidAlive(1234)).toBe(true);
+    expect(pidOwned(1234)).toBe(false);
     kill.mockImplementation(() => {
       throw Object.assign(new Error("gone"), { code: "ESRCH" });
     });
-    expect(pidAlive(1234)).toBe(false);
+    expect(pidOwned(1234)).toBe(false);
     expect(kill).toHaveBeenCalledWith(1234, 0);
+    kill.mockRestore();
+  });
+});
+
+describe("limits", () => {
+  const tok = (i: number) => i.toString(16).padStart(64, "0");
+  it("holds at most maxSessions, with a clear refusal (exit 4, code session.limit)", () => {
+    const r = new SessionRegistry({ maxSessions: 3 });
+    for (let i = 1; i <= 3; i++) r.register({ token: tok(i), pid: 10 });
+    let caught: unknown;
+    try {
+      r.register({ token: tok(4), pid: 10 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(AuthRefusedError);
+    expect((caught as Error).message).toBe("Not allowed: the daemon holds 3 sessions, its limit");
+    expect((caught as { wireCode?: string }).wireCode).toBe("session.limit");
+  });
+
+  it("counts a session's live children: revoking one makes room, and the snapshot keeps the links", () => {
+    const r = new SessionRegistry({ maxChildren: 2 });
+    const parent = r.register({ token: tok(1), pid: 10 });
+    const a = r.register({ token: tok(2), pid: 10, parent: parent.id });
+    r.register({ token: tok(3), pid: 10, parent: parent.id });
+    expect(() => r.register({ token: tok(4), pid: 10, parent: parent.id })).toThrow("Not allowed: a session may hold at most 2 live sessions it registered");
+    r.revoke(a.id);
+    r.register({ token: tok(4), pid: 10, parent: parent.id });
+    const again = new SessionRegistry({ maxChildren: 2 });
+    again.restore(JSON.parse(JSON.stringify(r.snapshot())));
+    expect(again.childCount(parent.id)).toBe(2);
   });
 });
 

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, childEnv, runBin, spawnDaemon } from "../support/bin.ts";
-import { authedPeer, rawConnect } from "../support/peer.ts";
+import { randomBytes } from "node:crypto";
+import { authedPeer, rawConnect, type RawPeer } from "../support/peer.ts";
 import { tempDir } from "../support/tmp.ts";
 
 
@@ -113,8 +114,7 @@ describe("tokenctl daemon", () => {
 
   it("turns away connections over --max-connections", async () => {
     const d = await daemon(["--max-connections", "1"]);
-    const held = await rawConnect(d.socket);
-    await Bun.sleep(50);
+    const held = await authedPeer(d.socket, readFileSync(d.tokenFile, "utf8").trim());
     const extra = await rawConnect(d.socket);
     expect(await extra.next()).toEqual({ type: "error", message: "Too many connections" });
     held.end();
@@ -178,5 +178,206 @@ describe("tokenctl subscribe", () => {
     reader.releaseLock();
     sub.kill("SIGINT");
     expect(await sub.exited).toBe(0);
+  });
+});
+
+/** Authenticate a raw peer with a session token. */
+async function sessionPeer(socket: string, token: string): Promise<RawPeer> {
+  const p = await rawConnect(socket);
+  p.send({ type: "auth", session: token });
+  const r = await p.next();
+  if (r.type !== "auth_result" || r.ok !== true) throw new Error(`session auth failed: ${JSON.stringify(r)}`);
+  return p;
+}
+
+/** `session mint` with the daemon token: a session of the test process in `scope`. */
+async function mint(d: Daemon, scope: string): Promise<{ id: string; tokenFile: string; token: string }> {
+  const r = await runBin(["session", "mint", "--json", "--scope", scope, "--dir", tempDir()], { env: d.env });
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  return { ...out, token: readFileSync(out.tokenFile, "utf8").trim() };
+}
+
+/** A runtime dir and a state dir of its own, so no other test's sessions are loaded. */
+const isolated = () => ({ XDG_RUNTIME_DIR: tempDir(), XDG_STATE_HOME: tempDir() });
+
+describe("a hostile session or peer of the same user", () => {
+  it("a session probing another scope is refused with exit 4: list, mint and revoke", async () => {
+    const d = await daemon([], isolated());
+    const a = await mint(d, "a");
+    const b = await mint(d, "b");
+    const asA = { ...d.env, TOKENCTL_SESSION_TOKEN_FILE: a.tokenFile };
+    for (const args of [["session", "list", "--scope", "b"], ["session", "mint", "--scope", "b", "--dir", tempDir()], ["session", "revoke", b.id]]) {
+      const r = await runBin(args, { env: asA });
+      expect({ args, code: r.code }).toEqual({ args, code: 4 });
+      expect(r.stderr).toContain("Not allowed: a session may act only in its own scope");
+      expect(r.stdout).toBe("");
+    }
+    const own = await runBin(["session", "list"], { env: asA });
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain(a.id);
+    expect(own.stdout).not.toContain(b.id);
+    // The code travels in the frame, for programs that speak the protocol.
+    const raw = await sessionPeer(d.socket, a.token);
+    raw.send({ type: "session.list", id: 1, scope: "b" });
+    expect(await raw.next()).toMatchObject({ type: "error", id: 1, code: "session.not_allowed" });
+    raw.end();
+    // The daemon token still names any scope.
+    expect((await runBin(["session", "list", "--scope", "b"], { env: d.env })).stdout).toContain(b.id);
+  });
+
+  it("a session registering 2,000 times gets 64 live children, then a clear refusal (exit 4)", async () => {
+    const d = await daemon([], isolated());
+    const parent = await mint(d, "p");
+    const raw = await sessionPeer(d.socket, parent.token);
+    let batch = "";
+    for (let i = 1; i <= 2000; i++) batch += `${JSON.stringify({ type: "session.register", id: i, token: randomBytes(32).toString("hex"), pid: process.pid })}\n`;
+    raw.write(batch);
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const m = await raw.next(10_000);
+      const key = m.type === "error" ? String(m.code) : String(m.type);
+      codes.set(key, (codes.get(key) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(codes)).toEqual({ "session.register.result": 64, "session.limit": 1936 });
+    raw.end();
+    const more = await runBin(["session", "mint", "--dir", tempDir()], { env: { ...d.env, TOKENCTL_SESSION_TOKEN_FILE: parent.tokenFile } });
+    expect(more.code).toBe(4);
+    expect(more.stderr).toContain("Not allowed: a session may hold at most 64 live sessions it registered");
+    const status = JSON.parse((await runBin(["call", "status"], { env: d.env })).stdout);
+    expect(status.session.sessions).toBe(65);
+  });
+
+  it("registering pid 1, or a pid that is gone, is refused (exit 2)", async () => {
+    const d = await daemon([], isolated());
+    const one = await runBin(["session", "mint", "--pid", "1", "--dir", tempDir()], { env: d.env });
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain("Expected pid to be a live process of this user (not pid 1), found 1");
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    expect((await runBin(["session", "mint", "--pid", String(gone.pid), "--dir", tempDir()], { env: d.env })).code).toBe(2);
+    const status = JSON.parse((await runBin(["call", "status"], { env: d.env })).stdout);
+    expect(status.session.sessions).toBe(0);
+  });
+
+  it("1,100 idle unauthenticated connections do not lock the owner out: call ping answers within a second", async () => {
+    const d = await daemon(["--auth-timeout", "60s"], isolated());
+    const idle: RawPeer[] = [];
+    for (let i = 0; i < 1100; i++) idle.push(await rawConnect(d.socket));
+    try {
+      const token = readFileSync(d.tokenFile, "utf8").trim();
+      const started = performance.now();
+      const owner = await authedPeer(d.socket, token);
+      owner.send({ type: "ping", id: 1 });
+      expect(await owner.next()).toEqual({ type: "pong", id: 1 });
+      expect(performance.now() - started).toBeLessThan(1000);
+      owner.end();
+      const ping = await runBin(["call", "ping"], { env: d.env });
+      expect(ping.code).toBe(0);
+      expect(JSON.parse(ping.stdout)).toEqual({ type: "pong", id: 1 });
+      // The oldest were closed to make room, with a reason; the newest still wait.
+      expect(await idle[0]!.next()).toEqual({ type: "error", message: "Too many unauthenticated connections: closed the oldest" });
+      expect(idle.at(-1)!.isClosed()).toBe(false);
+    } finally {
+      for (const p of idle) p.socket.destroy();
+    }
+  });
+
+  it("a message type with a newline does not forge a log line", async () => {
+    const d = await daemon([], isolated());
+    const p = await rawConnect(d.socket);
+    p.write(`${JSON.stringify({ type: "ping\nFORGED Daemon listening on /tmp/evil.sock\r\u001b[2K" })}\n`);
+    await p.closed;
+    d.proc.kill("SIGTERM");
+    await d.proc.exited;
+    const log = await d.stderr();
+    expect(log).toContain("not auth");
+    expect(log.split("\n").filter((l) => l.startsWith("FORGED"))).toEqual([]);
+    expect(log).not.toContain("\u001b[2K");
+    expect(log).not.toContain("\r");
+  });
+
+  it("a client pipelining 1,000 requests without reading is slowed, not disconnected", async () => {
+    const d = await daemon([], isolated());
+    const token = readFileSync(d.tokenFile, "utf8").trim();
+    // 60 sessions make each list answer about 12 KB: 1,000 answers are far over the 1 MiB queue cap.
+    const admin = await authedPeer(d.socket, token);
+    for (let i = 1; i <= 60; i++) admin.send({ type: "session.register", id: i, token: randomBytes(32).toString("hex"), pid: process.pid, name: "x".repeat(100) });
+    for (let i = 1; i <= 60; i++) expect((await admin.next()).type).toBe("session.register.result");
+    admin.end();
+    const greedy = await authedPeer(d.socket, token);
+    greedy.socket.pause();
+    let batch = "";
+    for (let i = 1; i <= 1000; i++) batch += `{"type":"session.list","id":${i}}\n`;
+    greedy.write(batch);
+    // Let the daemon fill its queue for this peer while the peer reads nothing.
+    await Bun.sleep(300);
+    expect(greedy.isClosed()).toBe(false);
+    greedy.socket.resume();
+    for (let i = 1; i <= 1000; i++) {
+      const m = await greedy.next(10_000);
+      expect(m.id).toBe(i);
+      expect((m.sessions as unknown[]).length).toBe(60);
+    }
+    expect(greedy.isClosed()).toBe(false);
+    greedy.end();
+  });
+});
+
+describe("the open-file limit", () => {
+  /** `tokenctl daemon` under `ulimit -n n`, set in its own shell only. */
+  async function limitedDaemon(n: number): Promise<{ proc: Proc; socket: string; tokenFile: string; stderr: () => Promise<string> } | { code: number; stderr: string }> {
+    const env = childEnv(isolated());
+    const proc = Bun.spawn(["sh", "-c", `ulimit -n ${n} && exec "$0" daemon --json`, BIN], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    procs.push(proc);
+    const text = await new Response(proc.stdout as ReadableStream).body!.getReader().read();
+    // No ready line: it exited (with --json, an error may be printed on stdout as {"error":…}).
+    const ready = text.done ? undefined : JSON.parse(new TextDecoder().decode(text.value).trim().split("\n")[0]!);
+    if (!ready?.socket) return { code: await proc.exited, stderr: await new Response(proc.stderr as ReadableStream).text() };
+    return { proc, socket: ready.socket, tokenFile: ready.tokenFile, stderr: () => new Response(proc.stderr as ReadableStream).text() };
+  }
+
+  function cpuSeconds(pid: number): number {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+  }
+
+  it.if(process.platform === "linux")("stays within a low limit: connections over it are refused, and the daemon does not spin", async () => {
+    const d = await limitedDaemon(128);
+    if (!("proc" in d)) throw new Error(`daemon did not start: ${d.stderr}`);
+    const token = readFileSync(d.tokenFile, "utf8").trim();
+    const held: RawPeer[] = [];
+    let refused = 0;
+    try {
+      for (let i = 0; i < 150; i++) {
+        // A refused peer hears "Too many connections"; a few see the close first (ECONNRESET).
+        try {
+          const p = await rawConnect(d.socket);
+          held.push(p);
+          p.send({ type: "auth", token });
+          const r = await p.next();
+          if (r.type === "error" && r.message === "Too many connections") refused++;
+          else expect(r).toEqual({ type: "auth_result", ok: true });
+        } catch (e) {
+          expect(String(e)).toMatch(/ECONNRESET|closed with no further line/);
+          refused++;
+        }
+      }
+      expect(refused).toBeGreaterThan(0);
+      const before = cpuSeconds(d.proc.pid);
+      await Bun.sleep(2000);
+      expect(cpuSeconds(d.proc.pid) - before).toBeLessThan(0.3);
+    } finally {
+      for (const p of held) p.socket.destroy();
+    }
+    const ping = await runBin(["call", "ping", "--socket", d.socket, "--token-file", d.tokenFile]);
+    expect(ping.code).toBe(0);
+  });
+
+  it("refuses to start when the limit leaves almost no room (exit 2, naming ulimit)", async () => {
+    const d = await limitedDaemon(40);
+    if ("proc" in d) throw new Error("the daemon started under ulimit -n 40");
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain("ulimit -n");
   });
 });

@@ -61,7 +61,11 @@ function noSecrets(...results: BinResult[]) {
   for (const r of results) for (const m of Object.values(MARKERS)) expect(`${r.stdout}${r.stderr}`).not.toContain(m);
 }
 
-const rowsOf = (r: BinResult): Row[] => JSON.parse(r.stdout);
+/** The rows: the whole of stdout, or its `result` when a failing row made it a --json error object. */
+const rowsOf = (r: BinResult): Row[] => {
+  const out = JSON.parse(r.stdout);
+  return Array.isArray(out) ? out : out.result;
+};
 const row = (rows: Row[], name: string) => rows.find((x) => x.name === name)!;
 
 describe("tokenctl doctor", () => {

@@ -1,13 +1,11 @@
 /** `--help` and `completion` through the compiled binary: every command, stdout, exit 0. */
 import { describe, expect, it } from "bun:test";
-import type { ArgsDef, CommandDef } from "citty";
-import { BIN, runBin } from "../support/bin.ts";
-import { toTree } from "../../src/cli/completion.ts";
+import { runBin } from "../support/bin.ts";
+import { completionTree } from "../../src/cli/completion.ts";
 import { root } from "../../src/cli/root.ts";
 import type { CompletionNode } from "../../src/completion/generate.ts";
 
-
-const tree = await toTree("tokenctl", root as CommandDef<ArgsDef>);
+const tree = await completionTree(root);
 const paths: Array<[string, CompletionNode]> = [];
 (function walk(n: CompletionNode, path: string[]) {
   paths.push([path.join(" "), n]);
@@ -19,8 +17,10 @@ describe("--help through the binary", () => {
     const r = await runBin([...(path ? path.split(" ") : []), "--help"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
-    expect(r.stdout).toContain(node.description);
-    for (const f of node.flags) expect(r.stdout).toContain(`--${f.name}`);
+    // Wrapped to 80 columns (no terminal, no COLUMNS), no trailing blanks.
+    expect(r.stdout.replace(/\s+/g, " ")).toContain(node.description);
+    expect(r.stdout.split("\n").filter((l) => l.length > 80 || l !== l.trimEnd())).toEqual([]);
+    for (const f of node.flags) expect(r.stdout).toContain(f.negatable ? `--no-${f.name}` : `--${f.name}`);
     expect(r.stdout).toMatch(/\S *\n\nENVIRONMENT\n\n {2}\S/);
     expect(r.stdout).toMatch(/\n\nEXAMPLES\n\n {2}\$ .*tokenctl /);
     expect(r.stdout).not.toContain("\x1b[");

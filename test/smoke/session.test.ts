@@ -201,7 +201,7 @@ describe("session exec", () => {
 });
 
 describe("scoping, list and revoke", () => {
-  it("own scope by default, explicit scope wins, the daemon token sees all", async () => {
+  it("own scope by default, another scope refused (exit 4), the daemon token sees all", async () => {
     const d = await daemon();
     const a1 = await mint(d, ["--scope", "a"]);
     const a2 = await mint(d, ["--scope", "a"]);
@@ -212,7 +212,8 @@ describe("scoping, list and revoke", () => {
       return (JSON.parse(r.stdout).sessions as { id: string }[]).map((s) => s.id).sort();
     };
     expect(await ids(a1.env)).toEqual([a1.id, a2.id].sort());
-    expect(await ids(a1.env, ["--scope", "b"])).toEqual([b.id]);
+    expect(await ids(a1.env, ["--scope", "a"])).toEqual([a1.id, a2.id].sort());
+    expect((await run(["session", "list", "--scope", "b"], a1.env)).code).toBe(4);
     expect(await ids(d.env)).toEqual([a1.id, a2.id, b.id].sort());
     const text = await run(["session", "list"], d.env);
     expect(text.stdout.trim().split("\n")).toHaveLength(3);
@@ -247,10 +248,13 @@ describe("reaper and persistence", () => {
   it("a restarted daemon still knows live sessions; the state file holds no token", async () => {
     const first = await daemon();
     const live = await mint(first, ["--name", "survivor"]);
-    const deadChild = Bun.spawn(["true"]);
-    await deadChild.exited;
+    // Registered while its process lives (a gone pid is refused), then the process ends.
+    const deadChild = Bun.spawn(["sleep", "30"]);
+    procs.push(deadChild);
     const dead = await run(["session", "mint", "--json", "--pid", String(deadChild.pid)], first.env);
     const deadToken = tokenOf(JSON.parse(dead.stdout).tokenFile);
+    deadChild.kill("SIGKILL");
+    await deadChild.exited;
     await first.stop();
 
     const stateFile = join(first.state, "tokenctl", "sessions.json");

@@ -206,6 +206,9 @@ describe("the command line", () => {
 
   test("--version", async () => {
     const r = await tokenctl(["--version"]);
-    expect(r.stdout.trim()).toBe((await Bun.file("package.json").json()).version);
+    // version, the commit it was built from (scripts/build-info.ts) and the target
+    const version = (await Bun.file("package.json").json()).version;
+    const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"]).stdout.toString().trim();
+    expect(r.stdout).toMatch(new RegExp(`^${version.replaceAll(".", "\\.")} \\(commit ${head}(-dirty)?, linux-(x64|arm64)(-musl)?\\)\n$`));
   });
 });

@@ -172,7 +172,7 @@ describe("tokenctl vault (compiled)", () => {
     const r = await f.run("sync", "--json");
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("is unreachable");
-    if (r.stdout !== "") expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 5, kind: "UnavailableError" } });
+    if (r.stdout !== "") expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 5, kind: "unavailable" } });
     f.noSecrets(r);
   });
 

@@ -5,7 +5,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-export const BIN = join(import.meta.dir, "..", "..", "dist", "tokenctl");
+/** dist/tokenctl, or the binary TOKENCTL_TEST_BIN names (CI runs the smoke tests on the installed release binary too). */
+export const BIN = process.env.TOKENCTL_TEST_BIN || join(import.meta.dir, "..", "..", "dist", "tokenctl");
 
 export interface BinResult {
   code: number;

@@ -109,7 +109,7 @@ export async function loginWithBinary(oidc: OidcServer, args: string[], env: Rec
  * then `play(uri, code)` (default: approve through the pages).
  */
 export async function deviceLoginWithBinary(oidc: OidcServer, args: string[], env: Record<string, string>, play?: (uri: string, userCode: string) => Promise<string>): Promise<LoginRun> {
-  return runLogin(["--device", ...args], env, /(http:\/\/127\.0\.0\.1:\d+\/device\S*)\n[\s\S]*?code:\s*(\S+)/, async (m) =>
+  return runLogin(["--device", ...args], env, /(http:\/\/127\.0\.0\.1:\d+\/device\S*)\n[^\n]*\n\s*(\S+)\n/, async (m) =>
     play ? play(m[1]!, m[2]!) : playDevice(oidc, m[1]!, { userCode: m[2]! }),
   );
 }

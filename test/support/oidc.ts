@@ -38,6 +38,8 @@ export interface OidcOptions {
   deviceInterval?: number;
   /** Answer the first N device-code polls with `slow_down`, as GitHub does when polled too fast. */
   slowDownPolls?: number;
+  /** Answer device-code polling errors with HTTP 200 and the error body, as GitHub does. */
+  deviceErrorsAs200?: boolean;
   /** Delay the token endpoint's answer this long after a refresh token rotation is committed. */
   answerDelayAfterRotationMs?: number;
   /** Put the request body into `error_description` of error answers (servers that echo input). */
@@ -268,9 +270,11 @@ export async function startOidc(o: OidcOptions = {}): Promise<OidcServer> {
           slowDown.left--;
           ctx.body = { error: "slow_down", error_description: "you are polling too quickly and should back off at a reasonable rate" };
         }
+        if (o.deviceErrorsAs200 && isObject(ctx.body) && typeof ctx.body.error === "string") ctx.status = 200;
       }
     }
-    if ((isToken || isRevocation) && server.echoErrors && ctx.status >= 400 && isObject(ctx.body) && typeof ctx.body.error === "string")
+    const isDevice = ctx.path === "/device/auth" && ctx.method === "POST";
+    if ((isToken || isRevocation || isDevice) && server.echoErrors && ctx.status >= 400 && isObject(ctx.body) && typeof ctx.body.error === "string")
       ctx.body = { ...ctx.body, error_description: `invalid request: ${stringify((ctx.oidc?.body ?? {}) as Record<string, string>)}` };
   });
 

@@ -75,7 +75,7 @@ try {
     const info = { commit, target: t.name };
     execFileSync(
       process.execPath,
-      ["build", join(root, "src/main.ts"), ...defineArgs(info), ...COMPILE_FLAGS, `--target=${t.bunTarget}`, `--compile-executable-path=${runtime}`, "--outfile", file],
+      ["build", join(root, "src/bin.ts"), ...defineArgs(info), ...COMPILE_FLAGS, `--target=${t.bunTarget}`, `--compile-executable-path=${runtime}`, "--outfile", file],
       { cwd: root, stdio: ["ignore", "ignore", "inherit"] },
     );
     let bytes: Uint8Array = readFileSync(file);

@@ -1,8 +1,8 @@
-#!/usr/bin/env bun
 /**
  * tokenctl's entry point: the root command, its lazily loaded subcommands, and the one top-level
  * catch that turns errors into messages and exit codes. citty's own runMain prints unknown errors
- * with their stack and always exits 1, so we run commands ourselves.
+ * with their stack and always exits 1, so we run commands ourselves. src/bin.ts runs it; nothing
+ * here runs on import, so the library and tests can import run().
  */
 import { type ArgsDef, type CommandDef, runCommand } from "citty";
 import pkg from "../package.json" with { type: "json" };
@@ -137,9 +137,4 @@ async function report(error: unknown, argv: string[]): Promise<number> {
   if (verbose && error instanceof Error && error.cause)
     log().info("Caused by:", error.cause instanceof Error ? `${error.cause.name}: ${error.cause.message}` : String(error.cause));
   return f.code;
-}
-
-if (import.meta.main) {
-  const code = await run(process.argv.slice(2));
-  process.exit(code);
 }

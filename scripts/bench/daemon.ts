@@ -122,7 +122,7 @@ async function readyLine(proc: ReturnType<typeof Bun.spawn>): Promise<string> {
 
 async function startTokenctl(other?: string): Promise<Server> {
   const bin = other ?? join(root, "dist", "tokenctl");
-  const cmd = existsSync(bin) ? [bin] : [process.execPath, join(root, "src", "main.ts")];
+  const cmd = existsSync(bin) ? [bin] : [process.execPath, join(root, "src", "bin.ts")];
   const runtime = mkdtempSync(join(work, "rt-"));
   const proc = Bun.spawn([...cmd, "daemon", "--json", "--max-connections", String(IDLE + 100)], {
     env: { PATH: process.env.PATH, HOME: work, XDG_RUNTIME_DIR: runtime, TOKENCTL_LOG_LEVEL: "1" },

@@ -1,15 +1,16 @@
 /**
- * The two output channels. stdout carries only a command's result (so `$(tokenctl …)` captures
- * exactly the value); every message to a person goes to stderr through consola.
+ * The two output channels. stdout carries only a command's result (print.ts); every message to a
+ * person goes to stderr through consola. Import this module lazily on the fast paths (`token get`
+ * imports print.ts instead): loading consola is a measurable part of their start-up.
  */
-import type { ConsolaInstance } from "consola";
+import { createConsola, type ConsolaInstance } from "consola/basic";
+
+export { printJson, printResult } from "./print.ts";
 
 let logger: ConsolaInstance | undefined;
 
-/** The stderr logger. Created on first use so the fast paths (token get) never pay for it. */
+/** The stderr logger, created on first use. */
 export function log(): ConsolaInstance {
-  // require, not import: a static import would load consola on every call of every command.
-  const { createConsola } = require("consola/basic") as typeof import("consola/basic");
   logger ??= createConsola({
     stdout: process.stderr,
     stderr: process.stderr,
@@ -17,14 +18,4 @@ export function log(): ConsolaInstance {
     formatOptions: { date: false, colors: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR },
   });
   return logger;
-}
-
-/** Print a command's result line to stdout. */
-export function printResult(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-}
-
-/** Print a command's result as one line of JSON to stdout. */
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
 }

@@ -1,7 +1,7 @@
 /** `tokenctl token get|headers|set`: thin wrappers over src/token. */
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, ENV, helpMeta } from "./_shared.ts";
-import { printJson, printResult } from "./output.ts";
+import { printJson, printResult } from "./print.ts";
 import { resolveSources, type SourceFlags, type TokenSources } from "../token/sources.ts";
 import { NotFoundError } from "../errors.ts";
 import { defaultReaderDeps, formatAttempts, readToken, TokenNotFoundError, type TokenResult } from "../token/reader.ts";

@@ -3,7 +3,7 @@
  * well-known file. The first source holding a non-empty value wins; every step is recorded so a
  * miss can say what was tried and why each source gave nothing — never what a value was.
  */
-import { constants, closeSync, fstatSync, openSync, type Stats } from "node:fs";
+import { constants, closeSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { NotFoundError, UsageError, errnoCode } from "../errors.ts";
 import type { Env } from "../fs/paths.ts";
 import { MAX_SECRET_BYTES, readAllFd, readSecretFile, writeSecretFile } from "../fs/secure.ts";
@@ -103,21 +103,77 @@ export function fdPath(fd: number, platform: NodeJS.Platform = process.platform)
   return platform === "linux" ? `/proc/self/fd/${fd}` : `/dev/fd/${fd}`;
 }
 
-/** Real side effects. `fdTimeoutMs`: the fd source's deadline (default 2 s). */
-export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs?: number } = {}): ReaderDeps => ({
+/**
+ * True when `fd` is one end of a pipe whose other end is open in this process too: a runtime's
+ * own self-pipe (Node's libuv keeps several, from fd 4 on), not a pipe a parent handed over, whose
+ * writer is elsewhere. Linux only (/proc); elsewhere false.
+ */
+export function isOwnPipe(fd: number): boolean {
+  if (process.platform !== "linux") return false;
+  let link: string;
+  let fds: string[];
+  try {
+    link = readlinkSync(`/proc/self/fd/${fd}`);
+    if (!link.startsWith("pipe:")) return false;
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return false; // cannot tell: treat it as handed over, as before this check
+  }
+  return fds.some((n) => {
+    if (n === String(fd)) return false;
+    try {
+      return readlinkSync(`/proc/self/fd/${n}`) === link;
+    } catch {
+      return false; // closed meanwhile (the readdir's own fd): not a second end
+    }
+  });
+}
+
+const O_CLOEXEC = 0o2000000;
+
+/** The close-on-exec flag of `fd` from /proc/self/fdinfo (Linux), undefined when it cannot be read. */
+function closeOnExec(fd: number): boolean | undefined {
+  try {
+    const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+    return flags === undefined ? undefined : (Number.parseInt(flags, 8) & O_CLOEXEC) !== 0;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `fd` is close-on-exec while this runtime leaves inherited fds as they came: then the
+ * runtime opened it itself (Deno's module caches and sockets from fd 7 on), since an fd marked
+ * close-on-exec cannot have come through exec. Bun and Deno leave inherited fds alone, which fd 0
+ * shows; Node marks every fd close-on-exec at start-up, so there this tells nothing (false).
+ */
+export function isRuntimeOwnFd(fd: number): boolean {
+  if (process.platform !== "linux" || fd <= 2) return false;
+  return closeOnExec(0) === false && closeOnExec(fd) === true;
+}
+
+/**
+ * Real side effects. `fdTimeoutMs`: the fd source's deadline (default 2 s). `ownFd`: whether an
+ * open fd is the runtime's own rather than inherited (default isRuntimeOwnFd; tests that open the
+ * fd in-process, where it is close-on-exec, pass their own).
+ */
+export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs?: number; ownFd?: (fd: number) => boolean } = {}): ReaderDeps => ({
   env,
   readFd(fd) {
     const timeoutMs = options.fdTimeoutMs ?? DEFAULT_FD_TIMEOUT_MS;
     let st: Stats;
     try {
-      st = fstatSync(fd);
+      // stat of the fd path rather than fstat(fd): Deno's fstat takes its own resource ids, not
+      // the process's fd numbers, so an inherited fd 3 would look absent there.
+      st = statSync(fdPath(fd));
     } catch (e) {
-      if (errnoCode(e) === "EBADF") return undefined; // not inherited
+      const code = errnoCode(e);
+      if (code === "ENOENT" || code === "EBADF") return undefined; // not inherited
       throw e;
     }
-    // No file type at all (an anonymous inode: epoll, eventfd): the runtime's own, opened under a
-    // number the parent did not pass on.
-    if (typeName(st) === "an unknown file type") return undefined;
+    // No file type at all (an anonymous inode: epoll, eventfd), a pipe with both ends here, or a
+    // close-on-exec fd: the runtime's own, opened under a number the parent did not pass on.
+    if (typeName(st) === "an unknown file type" || (st.isFIFO() && isOwnPipe(fd)) || (options.ownFd ?? isRuntimeOwnFd)(fd)) return undefined;
     // A pipe, FIFO, file or terminal can hold a token; anything else is a mistake worth naming.
     if (!(st.isFile() || st.isFIFO() || st.isCharacterDevice()))
       throw new UsageError(`fd ${fd} is ${typeName(st)}, not a pipe or file holding a token`, {
@@ -137,8 +193,11 @@ export const defaultReaderDeps = (env: Env = process.env, options: { fdTimeoutMs
     try {
       return readAllFd(handle, MAX_SECRET_BYTES, `fd ${fd} (${typeName(st)})`, Date.now() + timeoutMs);
     } catch (e) {
+      // Said with the timeout asked for: the reader's own count can be a millisecond short.
       if (e instanceof UsageError && /no end of input/.test(e.message))
-        throw new UsageError(e.message, { hint: `Close the writing end once the token is written, or allow longer: --fd-timeout 10s` });
+        throw new UsageError(`fd ${fd} (${typeName(st)}) gave no end of input within ${timeoutMs} ms (is its writer still holding it open?)`, {
+          hint: `Close the writing end once the token is written, or allow longer: --fd-timeout 10s`,
+        });
       throw e;
     } finally {
       closeSync(handle);

@@ -1,5 +1,5 @@
 /**
- * Daemon abuse (issue 7): a real daemon in its own process (`bun src/main.ts daemon`, so its RSS is
+ * Daemon abuse (issue 7): a real daemon in its own process (`bun src/bin.ts daemon`, so its RSS is
  * its own) takes 2,000 hostile connections — random bytes, invalid UTF-8, huge lines, wrong JSON
  * types in the auth message, idle sockets — from an attacker process (test/support/abuser.ts),
  * while 32 authenticated clients keep pinging. Their p99 must stay within 5x the unloaded p99
@@ -91,7 +91,7 @@ async function pinger(socketPath: string, token: string): Promise<Pinger> {
 test(`${ATTACKS} hostile connections while ${CLIENTS} clients ping: p99 within 5x, RSS growth under 64 MiB, daemon still answers`, async () => {
   const dir = tempDir("tokenctl-abuse-");
   const socketPath = join(dir, "run", "d.sock");
-  const daemon = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "daemon", "--socket", socketPath, "--auth-timeout", "1s", "--json"], {
+  const daemon = Bun.spawn([process.execPath, join(ROOT, "src", "bin.ts"), "daemon", "--socket", socketPath, "--auth-timeout", "1s", "--json"], {
     env: { PATH: process.env.PATH, HOME: dir, XDG_STATE_HOME: join(dir, "state"), XDG_CONFIG_HOME: join(dir, "config"), NO_COLOR: "1" },
     stdout: "pipe",
     stderr: "ignore",

@@ -59,7 +59,7 @@ describe("help EXAMPLES of every command", () => {
 });
 
 // tokenctl from the source: the binary is built later in `npm test`.
-const FROM_SOURCE = `"${process.execPath}" "${join(ROOT, "src", "main.ts")}"`;
+const FROM_SOURCE = `"${process.execPath}" "${join(ROOT, "src", "bin.ts")}"`;
 
 describe("token-reader examples run under sh -e (from the source)", () => {
   const runnable = runnableBlocks();

@@ -7,7 +7,7 @@ import { errorFromAnswer, parseHelperRequest, selfCommand } from "../../src/oaut
 import { resolveProfile } from "../../src/oauth/config.ts";
 import { tempDir } from "../support/tmp.ts";
 
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
+const MAIN = join(import.meta.dir, "..", "..", "src", "bin.ts");
 
 describe("selfCommand", () => {
   test.each([

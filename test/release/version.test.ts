@@ -19,7 +19,7 @@ describe("versionLine", () => {
 
   it("from source: commit dev, target source", () => {
     expect(buildInfo()).toEqual({ version: pkg.version, commit: "dev", target: "source" });
-    const r = spawnSync(process.execPath, [join(ROOT, "src/main.ts"), "--version"], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [join(ROOT, "src/bin.ts"), "--version"], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`${pkg.version} (commit dev, source)\n`);
   });
@@ -29,7 +29,7 @@ describe("build defines", () => {
   it("reach the bundle: a build with defineArgs prints the expected line", () => {
     const out = join(tempDir(), "main.js");
     const info = { commit: "abcdef012345-dirty", target: "linux-arm64" };
-    execFileSync(process.execPath, ["build", join(ROOT, "src/main.ts"), ...defineArgs(info), "--target=bun", "--outfile", out], { stdio: "ignore" });
+    execFileSync(process.execPath, ["build", join(ROOT, "src/bin.ts"), ...defineArgs(info), "--target=bun", "--outfile", out], { stdio: "ignore" });
     const r = spawnSync(process.execPath, [out, "--version"], { encoding: "utf8" });
     expect(r.stdout).toBe(`${expectedVersionLine(info)}\n`);
     expect(r.stdout).toBe(`${pkg.version} (commit abcdef012345-dirty, linux-arm64)\n`);

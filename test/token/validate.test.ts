@@ -71,7 +71,8 @@ describe("every read path refuses what token set refuses (exit 2, value never ec
     const file = join(dir, "state", "token");
     const env = { HOME: "/h", TOKENCTL_TOKEN_FD: String(fd), TOKENCTL_TOKEN_FILE: file };
     try {
-      expect(() => readToken(resolveSources({}, env), defaultReaderDeps(env))).toThrow(new RegExp(`^The token from fd TOKENCTL_TOKEN_FD=${fd} contains a .*${problem}`));
+      // Opened here, so close-on-exec: say it was handed over, as a parent's would be.
+      expect(() => readToken(resolveSources({}, env), defaultReaderDeps(env, { ownFd: () => false }))).toThrow(new RegExp(`^The token from fd TOKENCTL_TOKEN_FD=${fd} contains a .*${problem}`));
     } finally {
       closeSync(fd);
     }
@@ -80,7 +81,8 @@ describe("every read path refuses what token set refuses (exit 2, value never ec
 });
 
 describe("the fd source", () => {
-  const read = (fd: number, fdTimeoutMs?: number) => defaultReaderDeps({}, { fdTimeoutMs }).readFd(fd);
+  // These fds are opened here, so close-on-exec: say they were handed over, as a parent's would be.
+  const read = (fd: number, fdTimeoutMs?: number) => defaultReaderDeps({}, { fdTimeoutMs, ownFd: () => false }).readFd(fd);
 
   test("a directory is exit 2 naming the type", () => {
     const fd = openSync(tempDir(), constants.O_RDONLY);
@@ -131,6 +133,18 @@ describe("the fd source", () => {
 
   test("an fd that was not inherited is still just a miss", () => {
     expect(read(987654)).toBeUndefined();
+  });
+
+  test("an fd the runtime opened itself (close-on-exec) is no source either", () => {
+    const file = join(tempDir(), "own");
+    writeFileSync(file, "tok-own", { mode: 0o600 });
+    const fd = openSync(file, "r");
+    try {
+      expect(defaultReaderDeps({}, { ownFd: (n) => n === fd }).readFd(fd)).toBeUndefined();
+      expect(defaultReaderDeps({}, { ownFd: () => false }).readFd(fd)).toBe("tok-own");
+    } finally {
+      closeSync(fd);
+    }
   });
 });
 

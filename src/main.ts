@@ -5,7 +5,6 @@
  * here runs on import, so the library and tests can import run().
  */
 import { type ArgsDef, type CommandDef, runCommand } from "citty";
-import pkg from "../package.json" with { type: "json" };
 import { ExitCode, ExitStatus, TokenctlError } from "./errors.ts";
 import { root as main } from "./cli/root.ts";
 

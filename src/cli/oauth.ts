@@ -65,13 +65,14 @@ export async function obtainToken(
   const redefined = redefines(args);
   const { obtainToken: obtain } = await import("../oauth/token.ts");
   const { selfCommand } = await import("../oauth/detached.ts");
+  const command = selfCommand();
   const got = await obtain({
     profile,
     minValidMs,
     timeoutMs,
     daemon: redefined ? false : { socket: args.socket, tokenFile: args["token-file"] },
     // No daemon: the refresh runs in a detached helper, so killing this process never loses the grant.
-    detached: { command: selfCommand() },
+    ...(command ? { detached: { command } } : {}),
   });
   if (got.store) warnFallback(got.fallback, got.store.description);
   if (got.warning) log().warn(got.warning);

@@ -1,4 +1,4 @@
-/** Doctor's store rows: the OS keychain probe, and each OAuth profile's record read where openStore would read it. */
+/** Doctor's store rows: the OS keychain probe, and each OAuth profile's record read where chooseStore would read it. */
 import { keychain } from "../runtime/keychain.ts";
 import { expandHome, type Env } from "../fs/paths.ts";
 import type { Profile } from "../oauth/config.ts";
@@ -80,16 +80,18 @@ export async function checkOAuthProfile(profile: Profile, keychainUsable: boolea
 }
 
 /**
- * The store a profile's records are read from, as openStore picks it, without probing the keychain
- * again: a `keychain` profile whose record sits in credentials.json (an earlier fallback) is read
- * there; else the keychain when it answered the probe; else the file it falls back to.
+ * The store a profile's records are read from: chooseStore's choice (the one every command and the
+ * daemon make), with the answer of doctor's own keychain probe instead of a second probe.
  */
 export async function openForReading(profile: Profile, keychainUsable: boolean, o: { env: Env; secrets?: SecretsApi; keychainTimeoutMs?: number }): Promise<{ store: CredentialStore; note?: string }> {
-  const { fileStore, defaultFileStore, keychainStore } = await import("../oauth/store.ts");
-  const spec = profile.storeSpec;
-  if (spec.type === "file") return { store: spec.path === undefined ? defaultFileStore(profile.name, o.env) : fileStore(expandHome(spec.path, o.env), spec.key) };
-  const file = defaultFileStore(profile.name, o.env);
-  if (await file.read()) return { store: file, note: "keychain fallback" };
-  if (!keychainUsable) return { store: file, note: "keychain unavailable" };
-  return { store: keychainStore(profile.name, { env: o.env, secrets: o.secrets, timeoutMs: o.keychainTimeoutMs }) };
+  const { chooseStore, KeychainUnavailableError } = await import("../oauth/store.ts");
+  const { store, note } = await chooseStore({
+    spec: profile.storeSpec,
+    profile: profile.name,
+    env: o.env,
+    secrets: o.secrets,
+    keychainTimeoutMs: o.keychainTimeoutMs,
+    probe: async () => (keychainUsable ? undefined : new KeychainUnavailableError("the keychain did not answer doctor's probe")),
+  });
+  return { store, ...(note ? { note } : {}) };
 }

@@ -11,6 +11,7 @@
 import { spawn } from "node:child_process";
 import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
 import type { FileLock } from "../fs/lock.ts";
+import { platform } from "../runtime/platform.ts";
 import type { Profile } from "./config.ts";
 import type { LockedRefresh, TokenSource } from "./refresh.ts";
 import type { CredentialStore } from "./store.ts";
@@ -41,10 +42,12 @@ export interface HelperError {
 
 /**
  * The command that runs this program again: in a `bun build --compile` binary process.execPath
- * is the binary itself and argv[1] a `/$bunfs/root/...` path that must not be passed; under
- * bun/node/deno running a script, the script comes after the runtime.
+ * is the binary itself and argv[1] a `/$bunfs/root/...` path that must not be passed; under bun
+ * or node running a script, the script comes after the runtime. Under Deno, undefined: a child
+ * would need permission flags we cannot read back, so the refresh stays in the caller.
  */
-export function selfCommand(execPath = process.execPath, argv = process.argv): string[] {
+export function selfCommand(execPath = process.execPath, argv = process.argv, runtime = platform().runtime): string[] | undefined {
+  if (runtime === "deno") return undefined;
   const script = argv[1];
   const compiled = !script || script.startsWith("/$bunfs/") || /^[A-Za-z]:[\\/]~BUN[\\/]/.test(script);
   return compiled ? [execPath] : [execPath, script];

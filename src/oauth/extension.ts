@@ -202,9 +202,14 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
         }
       }
     },
-    stop() {
+    /**
+     * On shutdown (SIGTERM, Ctrl-C) a refresh in flight is finished first: the server may already
+     * have rotated the refresh token, and the new one exists only in its answer.
+     */
+    async stop() {
       stopped = true;
       for (const h of held.values()) if (h.timer !== undefined) timers.clearTimeout(h.timer);
+      await Promise.allSettled([...held.values()].map((h) => h.pending));
     },
   };
 }

@@ -232,6 +232,3 @@ export async function chooseStore(o: OpenStoreOptions): Promise<OpenedStore> {
   if (failure) return { store: file, fallback: { reason: failure.message }, note: "keychain unavailable" };
   return { store: keychainStore(o.profile, { env: o.env, secrets: o.secrets, timeoutMs: o.keychainTimeoutMs }) };
 }
-
-/** The former name of chooseStore, kept while callers move over. */
-export const openStore = chooseStore;

@@ -15,7 +15,10 @@ describe("selfCommand", () => {
     ["compiled on Windows", "C:\\t\\tokenctl.exe", ["C:\\t\\tokenctl.exe", "B:/~BUN/root/tokenctl.exe"], ["C:\\t\\tokenctl.exe"]],
     ["a script under bun or node", "/usr/bin/bun", ["/usr/bin/bun", "/src/main.ts", "oauth"], ["/usr/bin/bun", "/src/main.ts"]],
   ])("%s", (_n, execPath, argv, want) => {
-    expect(selfCommand(execPath, argv)).toEqual(want);
+    expect(selfCommand(execPath, argv, "bun")).toEqual(want);
+  });
+  test("under Deno: none (the refresh stays in the caller)", () => {
+    expect(selfCommand("/usr/bin/deno", ["/usr/bin/deno", "/src/main.ts"], "deno")).toBeUndefined();
   });
 });
 

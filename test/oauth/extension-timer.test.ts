@@ -17,6 +17,7 @@ function harness(lifetimeS: number) {
   let record: OAuthRecord | undefined = { accessToken: "at-0", refreshToken: "rt-0", expiresAt: clock.t + lifetimeS * 1000, lifetimeMs: lifetimeS * 1000, scopes: [] };
   const refreshes: number[] = [];
   const warnings: string[] = [];
+  const control = { gate: async () => {} };
   const store: CredentialStore = {
     kind: "file",
     description: "memory",
@@ -45,12 +46,24 @@ function harness(lifetimeS: number) {
         lock: noLock,
         refresh: async () => {
           refreshes.push(clock.t);
+          await control.gate();
           return { accessToken: `at-${refreshes.length}`, refreshToken: `rt-${refreshes.length}`, expiresIn: lifetimeS };
         },
       })),
     }),
   });
-  return { clock, ext, api, refreshes, warnings, token: (minValidMs?: number) => ext.handlers!["oauth.token"]!({ type: "oauth.token", profile: "work", ...(minValidMs === undefined ? {} : { minValidMs }) }, { id: 1, admin: true }) };
+  return {
+    clock,
+    ext,
+    api,
+    refreshes,
+    warnings,
+    stored: () => record,
+    set gate(g: () => Promise<void>) {
+      control.gate = g;
+    },
+    token: (minValidMs?: number) => ext.handlers!["oauth.token"]!({ type: "oauth.token", profile: "work", ...(minValidMs === undefined ? {} : { minValidMs }) }, { id: 1, admin: true }),
+  };
 }
 
 describe("the daemon's refresh timer (fake clock)", () => {
@@ -110,5 +123,22 @@ describe("the daemon's refresh timer (fake clock)", () => {
     await h.token(60_000);
     expect(h.refreshes.length).toBe(2);
     h.ext.stop!();
+  });
+
+  test("stop() waits for a refresh in flight to be written (the daemon's shutdown)", async () => {
+    const h = harness(20);
+    let answer!: () => void;
+    const slow = new Promise<void>((r) => (answer = r));
+    h.gate = () => slow;
+    await h.ext.start!(h.api);
+    await h.clock.advance(10_001); // the timer fires, the refresh waits for the server
+    expect(h.refreshes.length).toBe(1);
+    let stopped = false;
+    const stopping = Promise.resolve(h.ext.stop!()).then(() => (stopped = true));
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    answer();
+    await stopping;
+    expect(h.stored()?.accessToken).toBe("at-1");
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { tempDir } from "../support/tmp.ts";
 import { announceSkip, keychainUnavailableReason } from "../support/keychain.ts";
 import { getValidToken } from "../../src/oauth/refresh.ts";
-import { keychainStore, openStore } from "../../src/oauth/store.ts";
+import { chooseStore, keychainStore } from "../../src/oauth/store.ts";
 
 const reason = await keychainUnavailableReason();
 announceSkip(reason, "test/oauth/keychain.test.ts");
@@ -16,9 +16,9 @@ afterEach(async () => {
 });
 
 describe("keychain store (real Secret Service)", () => {
-  test.skipIf(skip)(label("openStore picks the keychain when it answers; write, read, remove"), async () => {
+  test.skipIf(skip)(label("chooseStore picks the keychain when it answers; write, read, remove"), async () => {
     const env = { XDG_CONFIG_HOME: tempDir(), XDG_STATE_HOME: tempDir() };
-    const { store, fallback } = await openStore({ spec: { type: "keychain" }, profile, env, preferKeychain: true });
+    const { store, fallback } = await chooseStore({ spec: { type: "keychain" }, profile, env, preferKeychain: true });
     expect(fallback).toBeUndefined();
     expect(store.kind).toBe("keychain");
     const rec = { accessToken: "at", refreshToken: "rt", expiresAt: 123, scopes: ["s"] };

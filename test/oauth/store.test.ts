@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { tempDir } from "../support/tmp.ts";
 import { CredentialFormatError } from "../../src/oauth/record.ts";
-import { chooseStore, defaultFileStore, fileStore, KeychainUnavailableError, keychainStore, openStore, parseStoreSpec, type SecretsApi } from "../../src/oauth/store.ts";
+import { chooseStore, defaultFileStore, fileStore, KeychainUnavailableError, keychainStore, parseStoreSpec, type SecretsApi } from "../../src/oauth/store.ts";
 
 const rec = { accessToken: "at-1", refreshToken: "rt-1", expiresAt: 1_700_000_000_000, scopes: ["openid"] };
 
@@ -102,14 +102,14 @@ describe("keychain store (fake Bun.secrets; the real one is in keychain.test.ts)
     await expect(store.remove()).rejects.toThrow("did not answer a delete");
   });
 
-  test("openStore falls back to the file store with the reason", async () => {
+  test("chooseStore falls back to the file store with the reason", async () => {
     const env = { XDG_CONFIG_HOME: tempDir(), XDG_STATE_HOME: tempDir() };
     const broken: SecretsApi = { ...memorySecrets(), get: async () => { throw new Error("libsecret not available"); } };
-    const opened = await openStore({ spec: { type: "keychain" }, profile: "p", env, secrets: broken });
+    const opened = await chooseStore({ spec: { type: "keychain" }, profile: "p", env, secrets: broken });
     expect(opened.store.kind).toBe("file");
     expect(opened.store.description).toBe(`file ${env.XDG_CONFIG_HOME}/tokenctl/credentials.json#p`);
     expect(opened.fallback?.reason).toContain("libsecret not available");
-    const ok = await openStore({ spec: { type: "keychain" }, profile: "p", env, secrets: memorySecrets() });
+    const ok = await chooseStore({ spec: { type: "keychain" }, profile: "p", env, secrets: memorySecrets() });
     expect(ok.store.kind).toBe("keychain");
     expect(ok.fallback).toBeUndefined();
   });

@@ -80,7 +80,7 @@ describe("SIGKILL during oauth token refreshes (1-second access tokens, shared f
     for (let i = 0; i < 40; i++) {
       const before = agent();
       const okBefore = oidc.counts.refreshOk;
-      const delay = Math.random() * runMs * 1.1;
+      const delay = ((i + Math.random()) / 40) * runMs; // one kill in each 40th of a run, so they cover it all
       const r = await killAfter(["oauth", "token", ...args], env, delay);
       if (r.killed) stats.killed++;
       else {

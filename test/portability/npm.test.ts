@@ -205,6 +205,14 @@ for (const [name, cmd] of RUNTIMES) {
       expect(r.stdout.split(/\s/)[0]).toBe(pkg.version);
     });
 
+    t("daemon is the binary's: exit 2 pointing to it, no socket made", () => {
+      const socket = join(root, `daemon-${name}.sock`);
+      const r = tokenctl(["daemon", "--socket", socket]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("tokenctl binary");
+      expect(existsSync(socket)).toBe(false);
+    });
+
     t("call ping against the binary's daemon (the handshake verifies it first)", () => {
       const r = tokenctl(["call", "ping"], { env: daemonEnv });
       expect(r.stderr).toBe("");

@@ -24,6 +24,23 @@ async function where(args: { socket?: string; "token-file"?: string }) {
   return resolveDaemonPaths({ socket: args.socket, tokenFile: args["token-file"] });
 }
 
+type ClientArgs = { socket?: string; "token-file"?: string; verbose?: boolean };
+type CallerClient = Awaited<ReturnType<typeof import("../session/client.ts").connectAsCaller>>;
+
+/** Connect as the caller (its session token, else the daemon token), run `use`, always close. */
+async function asCaller<T>(args: ClientArgs, use: (client: CallerClient, lib: typeof import("../session/client.ts")) => Promise<T>): Promise<T> {
+  const lib = await import("../session/client.ts");
+  const client = await lib.connectAsCaller(await where(args), { note: args.verbose ? (m) => log().info(m) : undefined });
+  try {
+    return await use(client, lib);
+  } finally {
+    client.close();
+  }
+}
+
+/** What every session command that talks to the daemon reads from the environment. */
+const SESSION_ENV = [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime];
+
 /** One tab-separated line per session: id, scope, pid, name, cwd, createdAt. */
 function line(s: SessionRecord): string {
   return [s.id, s.scope, s.pid, s.name, s.cwd, s.createdAt].join("\t");
@@ -33,7 +50,7 @@ const mint = defineCommand({
   meta: helpMeta({
     name: "mint",
     description: "Mint a session token file and register it; prints `export TOKENCTL_SESSION_TOKEN_FILE=…`, never the token",
-    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    env: SESSION_ENV,
     examples: ['eval "$(tokenctl session mint --name build)"', "tokenctl session mint --json --pid $$ --scope ci"],
   }),
   args: {
@@ -50,15 +67,11 @@ const mint = defineCommand({
       pid = Number(args.pid);
     }
     // Inside a session, the new one is its child: in its scope, counted against its limit.
-    const { connectAsCaller, mintAndRegister, shellQuote } = await import("../session/client.ts");
-    const client = await connectAsCaller(await where(args), { note: args.verbose ? (m) => log().info(m) : undefined });
-    try {
+    await asCaller(args, async (client, { mintAndRegister, shellQuote }) => {
       const { session, tokenFile } = await mintAndRegister(client, { name: args.name, scope: args.scope, pid, cwd: process.cwd(), dir: args.dir });
       if (args.json) printJson({ id: session.id, tokenFile, name: session.name, scope: session.scope });
       else printResult(`export TOKENCTL_SESSION_TOKEN_FILE=${shellQuote(tokenFile)}`);
-    } finally {
-      client.close();
-    }
+    });
   },
 });
 
@@ -66,7 +79,7 @@ const exec = defineCommand({
   meta: helpMeta({
     name: "exec",
     description: "Run CMD as its own session: TOKENCTL_SESSION_TOKEN_FILE set, signals forwarded, revoked and removed on exit",
-    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    env: SESSION_ENV,
     operands: "-- CMD [ARGS…]",
     examples: ["tokenctl session exec --name job -- ./agent --serve", "tokenctl session exec --scope ci --require-daemon -- make test"],
   }),
@@ -131,22 +144,16 @@ const list = defineCommand({
   meta: helpMeta({
     name: "list",
     description: "List sessions: your session's scope by default, every scope with the daemon token; one tab-separated line each",
-    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    env: SESSION_ENV,
     examples: ["tokenctl session list", "tokenctl session list --scope ci --json"],
   }),
   args: { scope: identityArgs.scope, ...daemonClientArgs, ...commonArgs },
   async run({ args }) {
     if (args.scope !== undefined) await checkIdentity(args);
-    const { connectAsCaller } = await import("../session/client.ts");
-    const client = await connectAsCaller(await where(args), { note: args.verbose ? (m) => log().info(m) : undefined });
-    try {
-      const result = await client.list(args.scope);
-      if (args.json) printJson(result);
-      else if (result.sessions.length === 0) log().info(result.scope === null ? "No sessions" : `No sessions in scope ${result.scope}`);
-      else printResult(result.sessions.map(line).join("\n"));
-    } finally {
-      client.close();
-    }
+    const result = await asCaller(args, (client) => client.list(args.scope));
+    if (args.json) printJson(result);
+    else if (result.sessions.length === 0) log().info(result.scope === null ? "No sessions" : `No sessions in scope ${result.scope}`);
+    else printResult(result.sessions.map(line).join("\n"));
   },
 });
 
@@ -154,20 +161,14 @@ const revoke = defineCommand({
   meta: helpMeta({
     name: "revoke",
     description: "End a session by id (exit 3 when the daemon knows no such session)",
-    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    env: SESSION_ENV,
     examples: ["tokenctl session revoke 3f9c2a1b7d4e5f60", "tokenctl session list | cut -f1 | xargs -n1 tokenctl session revoke"],
   }),
   args: { id: { type: "positional", description: "Session id, as shown by list", required: true }, ...daemonClientArgs, ...commonArgs },
   async run({ args }) {
-    const { connectAsCaller } = await import("../session/client.ts");
-    const client = await connectAsCaller(await where(args), { note: args.verbose ? (m) => log().info(m) : undefined });
-    try {
-      const session = await client.revoke(args.id);
-      if (args.json) printJson(session);
-      else printResult(session.id);
-    } finally {
-      client.close();
-    }
+    const session = await asCaller(args, (client) => client.revoke(args.id));
+    if (args.json) printJson(session);
+    else printResult(session.id);
   },
 });
 
@@ -175,7 +176,7 @@ export default defineCommand({
   meta: helpMeta({
     name: "session",
     description: "Per-process session tokens: mint, exec, whoami, list, revoke",
-    env: [ENV.sessionFile, ENV.sessionToken, ENV.socket, ENV.daemonToken, ENV.runtime],
+    env: SESSION_ENV,
     examples: ["tokenctl session exec --name job -- ./agent", "tokenctl session list"],
   }),
   subCommands: { mint, exec, whoami, list, revoke },

@@ -6,6 +6,7 @@ import { OAUTH_ENV, oauthArgs, profileFrom, warnFallback } from "./oauth.ts";
 import { parseDuration } from "../duration.ts";
 import { TokenctlError } from "../errors.ts";
 import { configPath, DEFAULT_PROFILE, type RememberedFields } from "../oauth/config.ts";
+import { shq } from "../shell.ts";
 
 const LOGIN_ENV = [
   ...OAUTH_ENV,
@@ -15,8 +16,6 @@ const LOGIN_ENV = [
   "SSH_CONNECTION — set: an SSH session, where login suggests --device",
 ];
 
-/** Quote a word for a shell command line when it needs it. */
-const shq = (s: string) => (/^[A-Za-z0-9_@%+=:,./~-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`);
 
 export default defineCommand({
   meta: helpMeta({

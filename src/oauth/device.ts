@@ -8,7 +8,7 @@ import * as oauth from "oauth4webapi";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { AuthRefusedError, UnavailableError, UsageError } from "../errors.ts";
 import { checkUrl, type Profile } from "./config.ts";
-import { OAuthServerError, TransientError } from "./errors.ts";
+import { loginHint, OAuthServerError, TransientError } from "./errors.ts";
 import { redactServerText, safeErrorCode } from "./redact.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
 import { AuthorizationDeniedError, type Server } from "./protocol.ts";
@@ -90,11 +90,11 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
 
   const expired = () =>
     new AuthRefusedError(`The device code expired after ${device.expires_in} s before the login was approved`, {
-      hint: `Run tokenctl oauth login --device again, and enter the new code within ${device.expires_in} s`,
+      hint: `Run ${loginHint(o.server.profile, " --device")} again, and enter the new code within ${device.expires_in} s`,
     });
   const noAnswer = () =>
     new UnavailableError(`No answer to the device login within ${Math.round(o.timeoutMs / 1000)} s`, {
-      hint: "Run tokenctl oauth login --device again (--timeout to wait longer), and approve it at the address shown",
+      hint: `Run ${loginHint(o.server.profile, " --device")} again (--timeout to wait longer), and approve it at the address shown`,
     });
   for (;;) {
     const wait = intervalS * 1000;
@@ -146,7 +146,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
       }
       case "access_denied":
         throw new AuthorizationDeniedError("The login was denied at the authorization server (access_denied)", {
-          hint: "Run tokenctl oauth login --device again and approve the request",
+          hint: `Run ${loginHint(o.server.profile, " --device")} again and approve the request`,
         });
       case "expired_token":
         throw expired();

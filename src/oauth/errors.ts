@@ -23,6 +23,15 @@ export class TransientError extends TokenctlError {
   override name = "TransientError";
 }
 
+/**
+ * The login command for `profile`, as a hint: `--profile P` unless P is "default" (config.ts's
+ * DEFAULT_PROFILE, not imported: config.ts imports the store, which imports this), so the command
+ * fixes the profile that was used. Profile names are letters, digits, '.', '_' and '-': no quoting.
+ */
+export function loginHint(profile: string | undefined, flags = ""): string {
+  return `tokenctl oauth login${profile === undefined || profile === "default" ? "" : ` --profile ${profile}`}${flags}`;
+}
+
 /** What a refresh returns, before it becomes a stored record. */
 export interface TokenGrant {
   accessToken: string;

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UnavailableError } from "../errors.ts";
 import type { Profile } from "./config.ts";
+import { loginHint } from "./errors.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
 import { authorizationRequest, exchangeCode, type AuthorizationRequest, type Server } from "./protocol.ts";
 
@@ -131,7 +132,7 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
     request = await authorizationRequest(o.server, `http://127.0.0.1:${port}/callback`, o.scopes, o.params ?? {});
     const expired = sleep(o.timeoutMs, undefined, { signal: timeout.signal }).then(() => {
       throw new UnavailableError(`No login redirect arrived within ${Math.round(o.timeoutMs / 1000)} s`, {
-        hint: "Run tokenctl oauth login again (--timeout to wait longer), and finish it in the browser",
+        hint: `Run ${loginHint(o.server.profile)} again (--timeout to wait longer), and finish it in the browser`,
       });
     });
     expired.catch(() => {}); // aborted when the login ends first

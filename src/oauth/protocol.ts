@@ -6,7 +6,7 @@
 import * as oauth from "oauth4webapi";
 import { AuthRefusedError, UsageError } from "../errors.ts";
 import { checkUrl, isLoopback, type Profile } from "./config.ts";
-import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
+import { loginHint, OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
 import type { RefreshFn } from "./refresh.ts";
 import { redactServerText, safeErrorCode } from "./redact.ts";
 
@@ -16,6 +16,8 @@ export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promi
 export interface Server {
   as: oauth.AuthorizationServer;
   client: oauth.Client;
+  /** The profile this server is for: the login hints name it. */
+  profile: string;
   /** Options every request carries (insecure http allowed for loopback only, custom fetch). */
   http: (signal?: AbortSignal) => oauth.HttpRequestOptions<"GET" | "POST", URLSearchParams>;
 }
@@ -69,7 +71,7 @@ export async function resolveServer(profile: Profile, o: ResolveOptions): Promis
   if (o.need === "authorize" && !as.authorization_endpoint)
     throw new UsageError(`Profile "${profile.name}" has no authorization endpoint`, { hint: "Pass --issuer with discovery, or set authorizationEndpoint in config.json" });
   const insecure = loopback && [as.token_endpoint, as.authorization_endpoint].some((u) => u?.startsWith("http:"));
-  return { as, client, http: (signal) => options(insecure, o.fetch, signal) };
+  return { as, client, profile: profile.name, http: (signal) => options(insecure, o.fetch, signal) };
 }
 
 async function discover(issuer: URL, o: ResolveOptions): Promise<oauth.AuthorizationServer> {
@@ -197,14 +199,14 @@ export async function exchangeCode(server: Server, req: AuthorizationRequest, ca
     if (e instanceof oauth.AuthorizationResponseError) {
       const desc = e.error_description ? ` (${redactServerText(e.error_description, [req.codeVerifier, req.state])})` : "";
       throw new AuthorizationDeniedError(`The authorization server refused the login: ${safeErrorCode(e.error)}${desc}`, {
-        hint: "Run tokenctl oauth login again and approve the request",
+        hint: `Run ${loginHint(server.profile)} again and approve the request`,
       });
     }
     const got = callback.searchParams.get("state");
     if (got !== req.state)
       throw new AuthRefusedError(
         got === null ? "The redirect carried no state parameter; refusing the code" : "The redirect's state does not match this login (possible cross-site request); refusing the code",
-        { cause: e, hint: "Run tokenctl oauth login again, and only follow the link it prints" },
+        { cause: e, hint: `Run ${loginHint(server.profile)} again, and only follow the link it prints` },
       );
     throw new AuthRefusedError(`The redirect was not a valid authorization response: ${redactServerText((e as Error).message, [req.codeVerifier, req.state])}`);
   }

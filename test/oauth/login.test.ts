@@ -147,6 +147,11 @@ describe("the loopback listener against oidc-provider", () => {
   });
   afterAll(() => oidc.close());
 
+  test("no redirect in time: exit 5, the hint names the profile the login is for", async () => {
+    const err = await login({ server: { ...server, profile: "work" }, scopes: [], timeoutMs: 200, openUrl: () => {} }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: ExitCode.unavailable, hint: expect.stringContaining("Run tokenctl oauth login --profile work again") });
+  });
+
   test("requests without this login's state get 400 and change nothing; the real redirect completes it", async () => {
     const strays: string[] = [];
     let authUrl = "";

@@ -5,7 +5,8 @@ import { log, printJson } from "./output.ts";
 import { OAUTH_ENV, oauthArgs, profileFrom, warnFallback } from "./oauth.ts";
 import { parseDuration } from "../duration.ts";
 import { TokenctlError } from "../errors.ts";
-import { configPath, DEFAULT_PROFILE, type RememberedFields } from "../oauth/config.ts";
+import { configPath, type RememberedFields } from "../oauth/config.ts";
+import { loginHint } from "../oauth/errors.ts";
 import { shq } from "../shell.ts";
 
 const LOGIN_ENV = [
@@ -45,7 +46,6 @@ export default defineCommand({
       ...(args.scope !== undefined ? { scopes: profile.scopes } : {}),
       ...(args.store ? { store: profile.store } : {}),
     };
-    const profileFlag = profile.name === DEFAULT_PROFILE ? "" : ` --profile ${shq(profile.name)}`;
     // Until the profile is saved, a retry needs the same flags: hints must name a command that works.
     const flags = [
       ...(args.issuer ? ["--issuer", args.issuer] : []),
@@ -54,9 +54,9 @@ export default defineCommand({
       ...(args.scope !== undefined ? ["--scope", args.scope] : []),
       ...(args.store ? ["--store", args.store] : []),
     ];
-    const retry = `tokenctl oauth login${profileFlag}${flags.map((f) => ` ${shq(f)}`).join("")}`;
+    const retry = loginHint(profile.name, flags.map((f) => ` ${shq(f)}`).join(""));
     try {
-      await run(args, profile, timeoutMs, remembered, profileFlag);
+      await run(args, profile, timeoutMs, remembered);
     } catch (e) {
       throw withRetryHint(e, retry);
     }
@@ -65,7 +65,7 @@ export default defineCommand({
 
 type Args = { device?: boolean; browser?: boolean; json?: boolean };
 
-async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutMs: number, remembered: RememberedFields, profileFlag: string) {
+async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutMs: number, remembered: RememberedFields) {
   const { resolveServer } = await import("../oauth/protocol.ts");
   const { login, loginScopes, authorizationParams, noRefreshAdvice } = await import("../oauth/login.ts");
   const { noDisplayReason, openBrowser } = await import("../oauth/browser.ts");
@@ -94,7 +94,7 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
   } else {
     const noDisplay = noDisplayReason();
     if (noDisplay && (profile.deviceAuthorizationEndpoint || server.as.device_authorization_endpoint))
-      log().info(`${noDisplay[0]!.toUpperCase()}${noDisplay.slice(1)}: if no browser here can open the address below, log in with a code instead: tokenctl oauth login${profileFlag} --device`);
+      log().info(`${noDisplay[0]!.toUpperCase()}${noDisplay.slice(1)}: if no browser here can open the address below, log in with a code instead: ${loginHint(profile.name, " --device")}`);
     record = await login({
       server,
       scopes,
@@ -128,7 +128,7 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
       log().warn(`Could not save profile "${profile.name}" in ${configPath()}: ${e instanceof Error ? e.message : String(e)}. Pass the same flags to later commands.`);
     }
   }
-  const advice = noRefreshAdvice(record, scopes, server, profileFlag);
+  const advice = noRefreshAdvice(record, scopes, server);
   if (advice) log().warn(advice);
   const expiresAt = new Date(record.expiresAt).toISOString();
   if (args.json)

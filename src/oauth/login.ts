@@ -40,13 +40,13 @@ export function authorizationParams(profile: Pick<Profile, "authorizationParams"
 
 /**
  * Why a fresh login's credential cannot be refreshed and what to change, or undefined when it can.
- * `profileFlag` is `--profile NAME` (or "") for the commands suggested.
+ * The commands suggested log in to the server's profile.
  */
-export function noRefreshAdvice(record: OAuthRecord, requested: string[], server: Pick<Server, "as">, profileFlag: string): string | undefined {
+export function noRefreshAdvice(record: OAuthRecord, requested: string[], server: Pick<Server, "as" | "profile">): string | undefined {
   if (record.refreshToken) return undefined;
   const expires = new Date(record.expiresAt).toISOString();
   const head = `The server issued no refresh token: this credential cannot be refreshed and stops working at ${expires}.`;
-  const login = `tokenctl oauth login${profileFlag}`;
+  const login = loginHint(server.profile);
   if (!requested.includes("offline_access")) {
     const listed = (server.as.scopes_supported ?? []).includes("offline_access");
     return `${head} Ask for offline_access${listed ? " (the server supports it)" : ""}: ${login} --scope '${[...requested, "offline_access"].join(" ")}', or add it to the profile's scopes in config.json.`;

@@ -5,7 +5,7 @@ import { log, printJson } from "./output.ts";
 import { OAUTH_ENV, oauthArgs, profileFrom, warnFallback } from "./oauth.ts";
 import { parseDuration } from "../duration.ts";
 import { TokenctlError } from "../errors.ts";
-import { configPath, type RememberedFields } from "../oauth/config.ts";
+import { configPath, shownUrl, type RememberedFields } from "../oauth/config.ts";
 import { loginHint } from "../oauth/errors.ts";
 import { shq } from "../shell.ts";
 
@@ -46,11 +46,12 @@ export default defineCommand({
       ...(args.scope !== undefined ? { scopes: profile.scopes } : {}),
       ...(args.store ? { store: profile.store } : {}),
     };
-    // Until the profile is saved, a retry needs the same flags: hints must name a command that works.
+    // Until the profile is saved, a retry needs the same flags: hints must name a command that works
+    // (URLs without any user:password in them: hints are printed).
     const flags = [
-      ...(args.issuer ? ["--issuer", args.issuer] : []),
+      ...(args.issuer ? ["--issuer", shownUrl(args.issuer)] : []),
       ...(args["client-id"] ? ["--client-id", args["client-id"]] : []),
-      ...(args["token-endpoint"] ? ["--token-endpoint", args["token-endpoint"]] : []),
+      ...(args["token-endpoint"] ? ["--token-endpoint", shownUrl(args["token-endpoint"])] : []),
       ...(args.scope !== undefined ? ["--scope", args.scope] : []),
       ...(args.store ? ["--store", args.store] : []),
     ];

@@ -5,7 +5,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { AuthRefusedError, TokenctlError, UsageError } from "../errors.ts";
-import { checkUrl, isLoopback, type Profile } from "./config.ts";
+import { checkUrl, isLoopback, shownUrl, type Profile } from "./config.ts";
 import { loginHint, OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
 import type { RefreshFn } from "./refresh.ts";
 import { redactServerText, safeErrorCode } from "./redact.ts";
@@ -76,10 +76,7 @@ export async function resolveServer(profile: Profile, o: ResolveOptions): Promis
 
 async function discover(issuer: URL, o: ResolveOptions, profile: string): Promise<oauth.AuthorizationServer> {
   const http = options(isLoopback(issuer) && issuer.protocol === "http:", o.fetch, o.signal);
-  // Messages name the issuer without any user:password it may carry.
-  const shown = new URL(issuer.href);
-  shown.username = shown.password = "";
-  const at = shown.href;
+  const at = shownUrl(issuer);
   const down = {
     hint: `Check the issuer address and that the server is up (curl -sS ${at.replace(/\/$/, "")}/.well-known/openid-configuration), then run ${loginHint(profile)} again`,
   };

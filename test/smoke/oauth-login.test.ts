@@ -192,6 +192,10 @@ describe("a server that does not answer", () => {
     expect(run.stderr).toContain(`curl -sS ${issuer}/.well-known/openid-configuration`);
     expect(run.stderr).toContain(`then run tokenctl oauth login --issuer ${issuer} --client-id x again`);
     expect(existsSync(w.config)).toBe(false);
+    const secret = await runBin(["oauth", "login", "--issuer", `http://me:hunter2@127.0.0.1:${port}`, "--client-id", "x", "--no-browser"], { env: w.env });
+    expect(secret.code).toBe(5);
+    expect(secret.stderr).toContain(`discovery at ${issuer}/ failed`);
+    expect(secret.stderr).not.toContain("hunter2");
     const json = await runBin(["oauth", "login", "--profile", "work", "--issuer", issuer, "--client-id", "x", "--no-browser", "--json"], { env: w.env });
     expect(json.code).toBe(5);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { kind: "unavailable", hint: expect.stringContaining("tokenctl oauth login --profile work --issuer") } });

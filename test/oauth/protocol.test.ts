@@ -82,6 +82,12 @@ describe("protocol against oidc-provider", () => {
       expect((e as UnavailableError).hint).toContain(`curl -sS ${shown.replace(/\/$/, "")}/.well-known/openid-configuration`);
     });
 
+    test("discovery, a name that does not resolve (.invalid, RFC 6761)", async () => {
+      // With a resolver that hangs instead, the 5 s limit makes it a timeout: exit 5 all the same.
+      const e = await resolveServer(resolveProfile({ issuer: "https://tokenctl-test.invalid", clientId: "x" }, {}, () => ({})), { need: "token", signal: AbortSignal.timeout(5000) }).catch((e) => e);
+      check(e, "https://tokenctl-test.invalid/", "tokenctl oauth login again");
+    });
+
     test("discovery, timed out (a server that accepts and never answers)", async () => {
       const sockets: import("node:net").Socket[] = [];
       const mute: NetServer = createServer((s) => void sockets.push(s));

@@ -5,7 +5,9 @@ import { log, printJson } from "./output.ts";
 import { OAUTH_ENV, oauthArgs, profileFrom, warnFallback } from "./oauth.ts";
 import { parseDuration } from "../duration.ts";
 import { TokenctlError } from "../errors.ts";
-import { configPath, DEFAULT_PROFILE, type RememberedFields } from "../oauth/config.ts";
+import { configPath, shownUrl, type RememberedFields } from "../oauth/config.ts";
+import { loginHint } from "../oauth/errors.ts";
+import { shq } from "../shell.ts";
 
 const LOGIN_ENV = [
   ...OAUTH_ENV,
@@ -15,8 +17,6 @@ const LOGIN_ENV = [
   "SSH_CONNECTION — set: an SSH session, where login suggests --device",
 ];
 
-/** Quote a word for a shell command line when it needs it. */
-const shq = (s: string) => (/^[A-Za-z0-9_@%+=:,./~-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`);
 
 export default defineCommand({
   meta: helpMeta({
@@ -46,18 +46,18 @@ export default defineCommand({
       ...(args.scope !== undefined ? { scopes: profile.scopes } : {}),
       ...(args.store ? { store: profile.store } : {}),
     };
-    const profileFlag = profile.name === DEFAULT_PROFILE ? "" : ` --profile ${shq(profile.name)}`;
-    // Until the profile is saved, a retry needs the same flags: hints must name a command that works.
+    // Until the profile is saved, a retry needs the same flags: hints must name a command that works
+    // (URLs without any user:password in them: hints are printed).
     const flags = [
-      ...(args.issuer ? ["--issuer", args.issuer] : []),
+      ...(args.issuer ? ["--issuer", shownUrl(args.issuer)] : []),
       ...(args["client-id"] ? ["--client-id", args["client-id"]] : []),
-      ...(args["token-endpoint"] ? ["--token-endpoint", args["token-endpoint"]] : []),
+      ...(args["token-endpoint"] ? ["--token-endpoint", shownUrl(args["token-endpoint"])] : []),
       ...(args.scope !== undefined ? ["--scope", args.scope] : []),
       ...(args.store ? ["--store", args.store] : []),
     ];
-    const retry = `tokenctl oauth login${profileFlag}${flags.map((f) => ` ${shq(f)}`).join("")}`;
+    const retry = loginHint(profile.name, flags.map((f) => ` ${shq(f)}`).join(""));
     try {
-      await run(args, profile, timeoutMs, remembered, profileFlag);
+      await run(args, profile, timeoutMs, remembered);
     } catch (e) {
       throw withRetryHint(e, retry);
     }
@@ -66,7 +66,7 @@ export default defineCommand({
 
 type Args = { device?: boolean; browser?: boolean; json?: boolean };
 
-async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutMs: number, remembered: RememberedFields, profileFlag: string) {
+async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutMs: number, remembered: RememberedFields) {
   const { resolveServer } = await import("../oauth/protocol.ts");
   const { login, loginScopes, authorizationParams, noRefreshAdvice } = await import("../oauth/login.ts");
   const { noDisplayReason, openBrowser } = await import("../oauth/browser.ts");
@@ -95,7 +95,7 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
   } else {
     const noDisplay = noDisplayReason();
     if (noDisplay && (profile.deviceAuthorizationEndpoint || server.as.device_authorization_endpoint))
-      log().info(`${noDisplay[0]!.toUpperCase()}${noDisplay.slice(1)}: if no browser here can open the address below, log in with a code instead: tokenctl oauth login${profileFlag} --device`);
+      log().info(`${noDisplay[0]!.toUpperCase()}${noDisplay.slice(1)}: if no browser here can open the address below, log in with a code instead: ${loginHint(profile.name, " --device")}`);
     record = await login({
       server,
       scopes,
@@ -129,7 +129,7 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
       log().warn(`Could not save profile "${profile.name}" in ${configPath()}: ${e instanceof Error ? e.message : String(e)}. Pass the same flags to later commands.`);
     }
   }
-  const advice = noRefreshAdvice(record, scopes, server, profileFlag);
+  const advice = noRefreshAdvice(record, scopes, server);
   if (advice) log().warn(advice);
   const expiresAt = new Date(record.expiresAt).toISOString();
   if (args.json)

@@ -6,6 +6,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { configDir, stateDir, type Env } from "../fs/paths.ts";
+import { shq } from "../shell.ts";
 
 export type Status = "ok" | "warn" | "fail" | "skip";
 
@@ -46,10 +47,7 @@ export interface PathStat {
   targetUid?: number;
 }
 
-/** Quote a path for a shell command line when it needs it. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./~-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
+export { shq };
 
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0");
 

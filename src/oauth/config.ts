@@ -204,6 +204,19 @@ export function isLoopback(url: URL): boolean {
   return LOOPBACK.has(url.hostname);
 }
 
+/** A URL for messages and hints: any user:password in it removed (habit 10); other text as it is. */
+export function shownUrl(value: string | URL): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return String(value);
+  }
+  if (!url.username && !url.password) return String(value);
+  url.username = url.password = "";
+  return url.href;
+}
+
 /** Parse an endpoint/issuer URL: https, or http on a loopback host only. */
 export function checkUrl(value: string, what: string): URL {
   let url: URL;

@@ -8,10 +8,10 @@ import * as oauth from "oauth4webapi";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { AuthRefusedError, UnavailableError, UsageError } from "../errors.ts";
 import { checkUrl, type Profile } from "./config.ts";
-import { OAuthServerError, TransientError } from "./errors.ts";
+import { loginHint, OAuthServerError } from "./errors.ts";
 import { redactServerText, safeErrorCode } from "./redact.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
-import { AuthorizationDeniedError, type Server } from "./protocol.ts";
+import { AuthorizationDeniedError, classify, unreachableHint, type Server } from "./protocol.ts";
 
 /** What the user must see: where to go and the code to enter. */
 export interface DevicePrompt {
@@ -66,6 +66,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
   const deadline = started + o.timeoutMs;
   const as: oauth.AuthorizationServer = o.endpoint ? { ...o.server.as, device_authorization_endpoint: o.endpoint } : o.server.as;
   const signal = () => AbortSignal.timeout(Math.max(1000, Math.min(30_000, deadline - now())));
+  const down = unreachableHint(o.server.profile, " --device");
 
   let device: oauth.DeviceAuthorizationResponse;
   try {
@@ -73,11 +74,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
     const response = await oauth.deviceAuthorizationRequest(as, o.server.client, oauth.None(), params, o.server.http(signal()));
     device = await oauth.processDeviceAuthorizationResponse(as, o.server.client, response);
   } catch (e) {
-    if (e instanceof oauth.ResponseBodyError) {
-      if (e.status >= 500) throw new UnavailableError(`The device authorization endpoint answered HTTP ${e.status}`);
-      throw serverError({ error: e.error, status: e.status, ...(e.error_description ? { description: e.error_description } : {}) }, "The device authorization request", []);
-    }
-    throw unavailable(e, "The device authorization request");
+    throw classify(e, "The device authorization request", [], down);
   }
   const secrets = [device.device_code];
   const expiresAt = started + device.expires_in * 1000;
@@ -90,11 +87,11 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
 
   const expired = () =>
     new AuthRefusedError(`The device code expired after ${device.expires_in} s before the login was approved`, {
-      hint: `Run tokenctl oauth login --device again, and enter the new code within ${device.expires_in} s`,
+      hint: `Run ${loginHint(o.server.profile, " --device")} again, and enter the new code within ${device.expires_in} s`,
     });
   const noAnswer = () =>
     new UnavailableError(`No answer to the device login within ${Math.round(o.timeoutMs / 1000)} s`, {
-      hint: "Run tokenctl oauth login --device again (--timeout to wait longer), and approve it at the address shown",
+      hint: `Run ${loginHint(o.server.profile, " --device")} again (--timeout to wait longer), and approve it at the address shown`,
     });
   for (;;) {
     const wait = intervalS * 1000;
@@ -112,7 +109,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
       response = await oauth.deviceCodeGrantRequest(as, o.server.client, oauth.None(), device.device_code, o.server.http(signal()));
     } catch (e) {
       if (isTransient(e)) continue; // a network hiccup: poll again at the next interval
-      throw unavailable(e, "The device token request");
+      throw classify(e, "The device token request", secrets, down);
     }
     if (response.status >= 500) continue;
     const at = now();
@@ -131,7 +128,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
           { scopes: o.scopes },
         );
       } catch (e) {
-        if (!(e instanceof oauth.ResponseBodyError)) throw unavailable(e, "The device token response");
+        if (!(e instanceof oauth.ResponseBodyError)) throw classify(e, "The device token response", secrets, down);
         failure = { error: e.error, status: e.status, ...(e.error_description ? { description: e.error_description } : {}), interval: e.cause.interval };
       }
     }
@@ -146,7 +143,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
       }
       case "access_denied":
         throw new AuthorizationDeniedError("The login was denied at the authorization server (access_denied)", {
-          hint: "Run tokenctl oauth login --device again and approve the request",
+          hint: `Run ${loginHint(o.server.profile, " --device")} again and approve the request`,
         });
       case "expired_token":
         throw expired();
@@ -183,12 +180,4 @@ async function errorIn200(response: Response): Promise<PollError | undefined> {
 
 function isTransient(e: unknown): boolean {
   return e instanceof TypeError || (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError"));
-}
-
-function unavailable(e: unknown, what: string): Error {
-  if (e instanceof UsageError || e instanceof AuthRefusedError) return e;
-  if (e instanceof oauth.OperationProcessingError)
-    return new AuthRefusedError(`${what}: unexpected response (${redactServerText(e.message, [])})`);
-  const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : redactServerText(e.message, [])) : "failed";
-  return new UnavailableError(`${what} failed: ${reason}`, { cause: new TransientError(reason, { cause: e }) });
 }

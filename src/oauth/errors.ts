@@ -3,7 +3,7 @@
  * such as invalid_grant), or it could not be reached / answered 5xx (worth retrying). Kept apart
  * from protocol.ts so the fast path (a fresh token) never loads oauth4webapi.
  */
-import { AuthRefusedError, TokenctlError } from "../errors.ts";
+import { AuthRefusedError, UnavailableError } from "../errors.ts";
 
 /** The authorization server answered with an OAuth error response (RFC 6749 §5.2). */
 export class OAuthServerError extends AuthRefusedError {
@@ -18,9 +18,21 @@ export class OAuthServerError extends AuthRefusedError {
   }
 }
 
-/** Network failure, timeout or 5xx: retried with backoff, then reported as UnavailableError. */
-export class TransientError extends TokenctlError {
+/**
+ * Network failure (refused, DNS, timeout) or 5xx: the server did not answer (exit 5, as the README's
+ * table says). refresh.ts retries it with backoff; login, discovery and logout report it as it is.
+ */
+export class TransientError extends UnavailableError {
   override name = "TransientError";
+}
+
+/**
+ * The login command for `profile`, as a hint: `--profile P` unless P is "default" (config.ts's
+ * DEFAULT_PROFILE, not imported: config.ts imports the store, which imports this), so the command
+ * fixes the profile that was used. Profile names are letters, digits, '.', '_' and '-': no quoting.
+ */
+export function loginHint(profile: string | undefined, flags = ""): string {
+  return `tokenctl oauth login${profile === undefined || profile === "default" ? "" : ` --profile ${profile}`}${flags}`;
 }
 
 /** What a refresh returns, before it becomes a stored record. */

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UnavailableError } from "../errors.ts";
 import type { Profile } from "./config.ts";
+import { loginHint } from "./errors.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
 import { authorizationRequest, exchangeCode, type AuthorizationRequest, type Server } from "./protocol.ts";
 
@@ -39,13 +40,13 @@ export function authorizationParams(profile: Pick<Profile, "authorizationParams"
 
 /**
  * Why a fresh login's credential cannot be refreshed and what to change, or undefined when it can.
- * `profileFlag` is `--profile NAME` (or "") for the commands suggested.
+ * The commands suggested log in to the server's profile.
  */
-export function noRefreshAdvice(record: OAuthRecord, requested: string[], server: Pick<Server, "as">, profileFlag: string): string | undefined {
+export function noRefreshAdvice(record: OAuthRecord, requested: string[], server: Pick<Server, "as" | "profile">): string | undefined {
   if (record.refreshToken) return undefined;
   const expires = new Date(record.expiresAt).toISOString();
   const head = `The server issued no refresh token: this credential cannot be refreshed and stops working at ${expires}.`;
-  const login = `tokenctl oauth login${profileFlag}`;
+  const login = loginHint(server.profile);
   if (!requested.includes("offline_access")) {
     const listed = (server.as.scopes_supported ?? []).includes("offline_access");
     return `${head} Ask for offline_access${listed ? " (the server supports it)" : ""}: ${login} --scope '${[...requested, "offline_access"].join(" ")}', or add it to the profile's scopes in config.json.`;
@@ -131,7 +132,7 @@ export async function login(o: LoginOptions): Promise<OAuthRecord> {
     request = await authorizationRequest(o.server, `http://127.0.0.1:${port}/callback`, o.scopes, o.params ?? {});
     const expired = sleep(o.timeoutMs, undefined, { signal: timeout.signal }).then(() => {
       throw new UnavailableError(`No login redirect arrived within ${Math.round(o.timeoutMs / 1000)} s`, {
-        hint: "Run tokenctl oauth login again (--timeout to wait longer), and finish it in the browser",
+        hint: `Run ${loginHint(o.server.profile)} again (--timeout to wait longer), and finish it in the browser`,
       });
     });
     expired.catch(() => {}); // aborted when the login ends first

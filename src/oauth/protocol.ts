@@ -4,9 +4,9 @@
  * OAuthServerError (the server said no) and TransientError (network, timeout, 5xx: retry).
  */
 import * as oauth from "oauth4webapi";
-import { AuthRefusedError, UsageError } from "../errors.ts";
-import { checkUrl, isLoopback, type Profile } from "./config.ts";
-import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
+import { AuthRefusedError, TokenctlError, UsageError } from "../errors.ts";
+import { checkUrl, isLoopback, shownUrl, type Profile } from "./config.ts";
+import { loginHint, OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
 import type { RefreshFn } from "./refresh.ts";
 import { redactServerText, safeErrorCode } from "./redact.ts";
 
@@ -16,6 +16,8 @@ export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promi
 export interface Server {
   as: oauth.AuthorizationServer;
   client: oauth.Client;
+  /** The profile this server is for: the login hints name it. */
+  profile: string;
   /** Options every request carries (insecure http allowed for loopback only, custom fetch). */
   http: (signal?: AbortSignal) => oauth.HttpRequestOptions<"GET" | "POST", URLSearchParams>;
 }
@@ -54,7 +56,7 @@ export async function resolveServer(profile: Profile, o: ResolveOptions): Promis
       ...(profile.revocationEndpoint ? { revocation_endpoint: profile.revocationEndpoint } : {}),
     };
   } else {
-    as = await discover(checkUrl(profile.issuer, "issuer"), o);
+    as = await discover(checkUrl(profile.issuer, "issuer"), o, profile.name);
     if (profile.tokenEndpoint) as = { ...as, token_endpoint: profile.tokenEndpoint };
     if (profile.authorizationEndpoint) as = { ...as, authorization_endpoint: profile.authorizationEndpoint };
     if (profile.revocationEndpoint) as = { ...as, revocation_endpoint: profile.revocationEndpoint };
@@ -69,11 +71,15 @@ export async function resolveServer(profile: Profile, o: ResolveOptions): Promis
   if (o.need === "authorize" && !as.authorization_endpoint)
     throw new UsageError(`Profile "${profile.name}" has no authorization endpoint`, { hint: "Pass --issuer with discovery, or set authorizationEndpoint in config.json" });
   const insecure = loopback && [as.token_endpoint, as.authorization_endpoint].some((u) => u?.startsWith("http:"));
-  return { as, client, http: (signal) => options(insecure, o.fetch, signal) };
+  return { as, client, profile: profile.name, http: (signal) => options(insecure, o.fetch, signal) };
 }
 
-async function discover(issuer: URL, o: ResolveOptions): Promise<oauth.AuthorizationServer> {
+async function discover(issuer: URL, o: ResolveOptions, profile: string): Promise<oauth.AuthorizationServer> {
   const http = options(isLoopback(issuer) && issuer.protocol === "http:", o.fetch, o.signal);
+  const at = shownUrl(issuer);
+  const down = {
+    hint: `Check the issuer address and that the server is up (curl -sS ${at.replace(/\/$/, "")}/.well-known/openid-configuration), then run ${loginHint(profile)} again`,
+  };
   let lastError: unknown;
   // OpenID discovery first, then RFC 8414 OAuth metadata.
   for (const algorithm of ["oidc", "oauth2"] as const) {
@@ -81,9 +87,9 @@ async function discover(issuer: URL, o: ResolveOptions): Promise<oauth.Authoriza
     try {
       response = await oauth.discoveryRequest(issuer, { ...http, algorithm });
     } catch (e) {
-      throw transient(e, `discovery at ${issuer.href}`);
+      throw transient(e, `OpenID/OAuth discovery at ${at}`, [], down.hint);
     }
-    if (response.status >= 500) throw new TransientError(`Discovery at ${issuer.href} answered HTTP ${response.status}`);
+    if (response.status >= 500) throw new TransientError(`OpenID/OAuth discovery at ${at} answered HTTP ${response.status}`, down);
     if (response.status === 404) {
       lastError = new Error(`HTTP 404 for ${algorithm} metadata`);
       continue;
@@ -91,25 +97,26 @@ async function discover(issuer: URL, o: ResolveOptions): Promise<oauth.Authoriza
     try {
       return await oauth.processDiscoveryResponse(issuer, response);
     } catch (e) {
-      throw new UsageError(`Discovery at ${issuer.href} returned unusable metadata: ${(e as Error).message}`, { cause: e });
+      throw new UsageError(`Discovery at ${at} returned unusable metadata: ${(e as Error).message}`, { cause: e });
     }
   }
-  throw new UsageError(`No OAuth/OpenID metadata found at ${issuer.href} (tried .well-known/openid-configuration and oauth-authorization-server)`, {
+  throw new UsageError(`No OAuth/OpenID metadata found at ${at} (tried .well-known/openid-configuration and oauth-authorization-server)`, {
     cause: lastError,
     hint: "Pass the endpoints explicitly: --token-endpoint (and authorizationEndpoint in config.json)",
   });
 }
 
 /**
- * Sort a failed request or response into OAuthServerError / TransientError / other. Every text the
- * server sent goes through redactServerText with the secrets of this request (redact.ts); the raw
- * oauth4webapi error, which holds the whole body, is not kept as the cause.
+ * Sort a failed request or response into OAuthServerError / TransientError / other: the one
+ * mapping for every OAuth endpoint (token, device, revocation). Every text the server sent goes
+ * through redactServerText with the secrets of this request (redact.ts); the raw oauth4webapi
+ * error, which holds the whole body, is not kept as the cause. `hint` goes on a TransientError.
  */
-function classify(e: unknown, what: string, secrets: readonly (string | undefined)[]): Error {
+export function classify(e: unknown, what: string, secrets: readonly (string | undefined)[], hint?: string): Error {
   const text = (t: string) => redactServerText(t, secrets);
   if (e instanceof oauth.ResponseBodyError) {
     const code = safeErrorCode(e.error);
-    if (e.status >= 500) return new TransientError(`${what}: HTTP ${e.status} (${code})`);
+    if (e.status >= 500) return new TransientError(`${what}: HTTP ${e.status} (${code})`, { hint });
     const desc = typeof e.error_description === "string" && e.error_description ? ` (${text(e.error_description)})` : "";
     return new OAuthServerError(code, e.status, `${what} was refused: ${code}${desc}`);
   }
@@ -119,16 +126,22 @@ function classify(e: unknown, what: string, secrets: readonly (string | undefine
   }
   if (e instanceof oauth.OperationProcessingError) {
     const status = e.cause instanceof Response ? e.cause.status : undefined;
-    if (status !== undefined && status >= 500) return new TransientError(`${what}: HTTP ${status}`);
+    if (status !== undefined && status >= 500) return new TransientError(`${what}: HTTP ${status}`, { hint });
     return new AuthRefusedError(`${what}: unexpected response (${text(e.message)})`);
   }
-  return transient(e, what, secrets);
+  return transient(e, what, secrets, hint);
 }
 
-function transient(e: unknown, what: string, secrets: readonly (string | undefined)[] = []): Error {
-  if (e instanceof UsageError) return e;
+/** A request that got no answer (refused, DNS, timeout): TransientError, exit 5. Our own errors pass through. */
+function transient(e: unknown, what: string, secrets: readonly (string | undefined)[], hint?: string): Error {
+  if (e instanceof TokenctlError) return e;
   const reason = e instanceof Error ? (e.name === "TimeoutError" || e.name === "AbortError" ? "timed out" : redactServerText(e.message, secrets)) : "failed";
-  return new TransientError(`${what} failed: ${reason}`, { cause: e });
+  return new TransientError(`${what} failed: ${reason}`, { cause: e, hint });
+}
+
+/** The hint for a token endpoint that did not answer during a login. */
+export function unreachableHint(profile: string, flags = ""): string {
+  return `Check the network and the authorization server, then run ${loginHint(profile, flags)} again`;
 }
 
 /** A RefreshFn for refresh.ts that uses this server. */
@@ -197,14 +210,14 @@ export async function exchangeCode(server: Server, req: AuthorizationRequest, ca
     if (e instanceof oauth.AuthorizationResponseError) {
       const desc = e.error_description ? ` (${redactServerText(e.error_description, [req.codeVerifier, req.state])})` : "";
       throw new AuthorizationDeniedError(`The authorization server refused the login: ${safeErrorCode(e.error)}${desc}`, {
-        hint: "Run tokenctl oauth login again and approve the request",
+        hint: `Run ${loginHint(server.profile)} again and approve the request`,
       });
     }
     const got = callback.searchParams.get("state");
     if (got !== req.state)
       throw new AuthRefusedError(
         got === null ? "The redirect carried no state parameter; refusing the code" : "The redirect's state does not match this login (possible cross-site request); refusing the code",
-        { cause: e, hint: "Run tokenctl oauth login again, and only follow the link it prints" },
+        { cause: e, hint: `Run ${loginHint(server.profile)} again, and only follow the link it prints` },
       );
     throw new AuthRefusedError(`The redirect was not a valid authorization response: ${redactServerText((e as Error).message, [req.codeVerifier, req.state])}`);
   }
@@ -212,13 +225,13 @@ export async function exchangeCode(server: Server, req: AuthorizationRequest, ca
   try {
     response = await oauth.authorizationCodeGrantRequest(server.as, server.client, oauth.None(), params, req.redirectUri, req.codeVerifier, server.http(signal));
   } catch (e) {
-    throw classify(e, "The code exchange", [params.get("code") ?? undefined, req.codeVerifier, req.state]);
+    throw classify(e, "The code exchange", [params.get("code") ?? undefined, req.codeVerifier, req.state], unreachableHint(server.profile));
   }
-  if (response.status >= 500) throw new TransientError(`The token endpoint answered HTTP ${response.status}`);
+  if (response.status >= 500) throw new TransientError(`The token endpoint answered HTTP ${response.status}`, { hint: unreachableHint(server.profile) });
   try {
     return grantOf(await oauth.processAuthorizationCodeResponse(server.as, server.client, response));
   } catch (e) {
-    throw classify(e, "The code exchange", [params.get("code") ?? undefined, req.codeVerifier, req.state]);
+    throw classify(e, "The code exchange", [params.get("code") ?? undefined, req.codeVerifier, req.state], unreachableHint(server.profile));
   }
 }
 

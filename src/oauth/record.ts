@@ -5,7 +5,7 @@
  * message says which field was wrong and how — never a value, since values are secrets.
  */
 import { UsageError } from "../errors.ts";
-import type { TokenGrant } from "./errors.ts";
+import { loginHint, type TokenGrant } from "./errors.ts";
 
 /** Used when a token response has no expires_in (RFC 6749 makes it optional). */
 export const DEFAULT_EXPIRES_IN_S = 3600;
@@ -29,13 +29,14 @@ export class CredentialFormatError extends UsageError {
 const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "string" ? "a string" : typeof v);
 
 /**
- * Validate `value` as a record. `where` names the store in messages. An empty refreshToken (what
- * lock-free refreshers leave behind) reads as "no refresh token", so status can say login is needed.
+ * Validate `value` as a record. `where` names the store in messages, `profile` the profile whose
+ * login the hint names. An empty refreshToken (what lock-free refreshers leave behind) reads as
+ * "no refresh token", so status can say login is needed.
  */
-export function parseRecord(value: unknown, where: string): OAuthRecord {
+export function parseRecord(value: unknown, where: string, profile?: string): OAuthRecord {
   const bad = (what: string) =>
     new CredentialFormatError(`Credential in ${where} is not a valid OAuth record: ${what}`, {
-      hint: "Log in again to replace it: tokenctl oauth login",
+      hint: `Log in again to replace it: ${loginHint(profile)}`,
     });
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad(`expected an object, found ${kind(value)}`);
   const v = value as Record<string, unknown>;
@@ -59,14 +60,14 @@ export function parseRecord(value: unknown, where: string): OAuthRecord {
 }
 
 /** Parse the JSON text of a whole-record store (keychain item, `file:PATH` without #KEY). */
-export function parseRecordText(text: string, where: string): OAuthRecord {
+export function parseRecordText(text: string, where: string, profile?: string): OAuthRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new CredentialFormatError(`Credential in ${where} is not valid JSON`, { hint: "Log in again to replace it: tokenctl oauth login" });
+    throw new CredentialFormatError(`Credential in ${where} is not valid JSON`, { hint: `Log in again to replace it: ${loginHint(profile)}` });
   }
-  return parseRecord(value, where);
+  return parseRecord(value, where, profile);
 }
 
 /** The record as stored: field order fixed, no empty refresh token ever written. */

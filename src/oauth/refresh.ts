@@ -13,7 +13,7 @@
 import { setTimeout as sleepMs } from "node:timers/promises";
 import { AuthRefusedError, NotFoundError, UnavailableError } from "../errors.ts";
 import type { FileLock } from "../fs/lock.ts";
-import { OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
+import { loginHint, OAuthServerError, TransientError, type TokenGrant } from "./errors.ts";
 import { lockStore } from "./lock.ts";
 import { isFresh, recordFromGrant, validityNeeded, type OAuthRecord } from "./record.ts";
 import type { CredentialStore } from "./store.ts";
@@ -72,7 +72,6 @@ export interface ValidToken {
   warning?: string;
 }
 
-const loginHint = (profile: string) => (profile === "default" ? "tokenctl oauth login" : `tokenctl oauth login --profile ${profile}`);
 
 /** Return a token valid for at least `minValidMs` (or the default rule), refreshing under the lock when needed. */
 export async function getValidToken(o: GetValidTokenOptions): Promise<ValidToken> {

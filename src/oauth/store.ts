@@ -12,6 +12,7 @@ import { NotFoundError, UnavailableError, UsageError } from "../errors.ts";
 import { configDir, expandHome, stateDir, type Env } from "../fs/paths.ts";
 import { readSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { deleteMember, setMember } from "./json-object.ts";
+import { loginHint } from "./errors.ts";
 import { CredentialFormatError, parseRecord, parseRecordText, recordToJson, type OAuthRecord } from "./record.ts";
 
 export interface CredentialStore {
@@ -48,8 +49,8 @@ export function parseStoreSpec(spec: string): StoreSpec {
   });
 }
 
-/** A JSON file store: the whole file (no key) or the object at `key`. */
-export function fileStore(path: string, key: string | undefined): CredentialStore {
+/** A JSON file store: the whole file (no key) or the object at `key`; `profile` is named in login hints. */
+export function fileStore(path: string, key: string | undefined, profile: string): CredentialStore {
   const where = key === undefined ? path : `${path}#${key}`;
   const readText = (): string | undefined => {
     try {
@@ -65,7 +66,7 @@ export function fileStore(path: string, key: string | undefined): CredentialStor
       value = JSON.parse(text);
     } catch {
       throw new CredentialFormatError(`${path} is not valid JSON; tokenctl will not overwrite it`, {
-        hint: `Fix or move the file, then log in again: tokenctl oauth login`,
+        hint: `Fix or move the file, then log in again: ${loginHint(profile)}`,
       });
     }
     if (typeof value !== "object" || value === null || Array.isArray(value))
@@ -79,9 +80,9 @@ export function fileStore(path: string, key: string | undefined): CredentialStor
     async read() {
       const text = readText();
       if (text === undefined) return undefined;
-      if (key === undefined) return text.trim() === "" ? undefined : parseRecordText(text, where);
+      if (key === undefined) return text.trim() === "" ? undefined : parseRecordText(text, where, profile);
       const obj = parseObject(text);
-      return obj[key] === undefined ? undefined : parseRecord(obj[key], where);
+      return obj[key] === undefined ? undefined : parseRecord(obj[key], where, profile);
     },
     async write(record) {
       const text = readText();
@@ -164,7 +165,7 @@ export function keychainStore(profile: string, options: { env?: Env; secrets?: S
     lockPath: join(lockDir, `${profile}.lock`),
     async read() {
       const text = await withTimeout("a read", timeoutMs, () => secrets.get(id));
-      return text === null || text === "" ? undefined : parseRecordText(text, where);
+      return text === null || text === "" ? undefined : parseRecordText(text, where, profile);
     },
     async write(record) {
       const value = JSON.stringify(recordToJson(record));
@@ -213,7 +214,7 @@ export interface OpenStoreOptions {
 
 /** The default file store: $XDG_CONFIG_HOME/tokenctl/credentials.json keyed by profile. */
 export function defaultFileStore(profile: string, env?: Env): CredentialStore {
-  return fileStore(join(configDir(env), "credentials.json"), profile);
+  return fileStore(join(configDir(env), "credentials.json"), profile, profile);
 }
 
 /**
@@ -224,7 +225,7 @@ export function defaultFileStore(profile: string, env?: Env): CredentialStore {
 export async function chooseStore(o: OpenStoreOptions): Promise<OpenedStore> {
   if (o.spec.type === "file") {
     if (o.spec.path === undefined) return { store: defaultFileStore(o.profile, o.env) };
-    return { store: fileStore(expandHome(o.spec.path, o.env), o.spec.key) };
+    return { store: fileStore(expandHome(o.spec.path, o.env), o.spec.key, o.profile) };
   }
   const file = defaultFileStore(o.profile, o.env);
   if (!o.preferKeychain && (await file.read())) return { store: file, note: "keychain fallback" };

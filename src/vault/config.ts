@@ -35,6 +35,9 @@ export interface VaultConfig {
   options: SyncOptions;
 }
 
+/** The flags that pick the Vault, its token, the secret and the local file: hints repeat them (SyncOptions.flags). */
+const REPEATED = ["addr", "token-file", "mount", "path", "credentials", "key", "state-dir", "expect-display-name", "expect-policy"] as const;
+
 const SEGMENTS = /^[A-Za-z0-9_.@+-]+(\/[A-Za-z0-9_.@+-]+)*$/;
 
 function checkPath(flag: string, value: string): string {
@@ -88,6 +91,7 @@ export function resolveVaultConfig(flags: VaultFlags, env: Env = process.env, ne
       settings: { setupTokenPrefix: prefix, envName },
       expectDisplayName: flags["expect-display-name"] || undefined,
       expectPolicy: flags["expect-policy"] || undefined,
+      flags: REPEATED.flatMap((f) => (flags[f] ? [`--${f}`, flags[f]] : [])),
     },
   };
 }

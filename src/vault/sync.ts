@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
 import { ensurePrivateDir } from "../fs/secure.ts";
+import { shq } from "../shell.ts";
 import { tryLock as realTryLock, type FileLock } from "../fs/lock.ts";
 import { CasConflictError, type KvSecret, type VaultApi } from "./client.ts";
 import { lastResult, readTail, type Level, type SyncLog } from "./log.ts";
@@ -44,6 +45,17 @@ export interface SyncOptions {
   settings: SyncSettings;
   expectDisplayName?: string;
   expectPolicy?: string;
+  /**
+   * The flags this run was given that pick the Vault, its token, the secret and the local file, as
+   * argv words (`["--path", "claude/alice", …]`): the commands in hints repeat them, so a hint works
+   * as pasted (issue 13 item 5). Paths and names only, never a token.
+   */
+  flags: string[];
+}
+
+/** `tokenctl vault NAME` with this run's flags (quoted for the shell), then `extra`. */
+function vaultCommand(options: Pick<SyncOptions, "flags">, name: string, ...extra: string[]): string {
+  return `tokenctl vault ${name}${[...options.flags, ...extra].map((w) => ` ${shq(w)}`).join("")}`;
 }
 
 export interface SyncDeps {
@@ -242,7 +254,7 @@ export async function syncSteps(options: SyncOptions, deps: SyncDeps): Promise<S
       case "skip-backup":
         return rotating("WARN", `local credential works but ${step.message}`);
       case "fail":
-        throw new LoginRequiredError(step.message, { hint: "Log in again interactively (claude /login), then run: tokenctl vault backup" });
+        throw new LoginRequiredError(step.message, { hint: `Log in again interactively (claude /login), then run: ${vaultCommand(options, "backup")}` });
     }
   }
 }
@@ -278,10 +290,10 @@ export async function runRestore(options: SyncOptions, deps: SyncDeps & { force?
     const local = deps.files.readLocal();
     registerSecrets(deps.log, remote, local);
     const backup = backupOf(remote);
-    if (!backup) throw new NotFoundError(`Vault ${options.mount}/${options.path} holds no ${FIELDS.credentialJson}; nothing to restore`, { hint: "Back up first: tokenctl vault backup" });
+    if (!backup) throw new NotFoundError(`Vault ${options.mount}/${options.path} holds no ${FIELDS.credentialJson}; nothing to restore`, { hint: `Back up first: ${vaultCommand(options, "backup")}` });
     if (!backup.ok) throw new UsageError(`Vault ${options.mount}/${options.path} field ${FIELDS.credentialJson} ${backup.problem}; nothing restored`);
     if (!deps.force && local.entry?.ok && local.entry.credential.expiresAt > backup.credential.expiresAt)
-      throw new UsageError("the local credential expires later than the Vault backup; not replaced", { hint: "Replace it anyway: tokenctl vault restore --force" });
+      throw new UsageError("the local credential expires later than the Vault backup; not replaced", { hint: `Replace it anyway: ${vaultCommand(options, "restore", "--force")}` });
     deps.files.restore(backup.credential);
     return { mode: "rotating", level: "RECOVERED", message: `restored the Vault backup (version ${remote.version}) into ${options.credentials} at ${options.key}` };
   });

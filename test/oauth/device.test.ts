@@ -66,6 +66,11 @@ describe("device login", () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(2400);
   });
 
+  test("the hints name the profile the login is for", async () => {
+    const err = await deviceLogin({ server: { ...server, profile: "work" }, scopes: [], timeoutMs: 1000, show: () => {} }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: ExitCode.unavailable, hint: expect.stringContaining("Run tokenctl oauth login --profile work --device again") });
+  });
+
   test("slow_down adds 5 s to the interval, for this and every later poll (injected clock)", async () => {
     const slow = await startOidc({ slowDownPolls: 2 }); // GitHub answers slow_down when polled too fast
     try {

@@ -42,7 +42,7 @@ describe("lockStore", () => {
 
   test("saveLocked and removeLocked write and delete under the lock", async () => {
     const path = join(tempDir(), "sub", "creds.json");
-    const store = fileStore(path, "p");
+    const store = fileStore(path, "p", "p");
     mkdirSync(join(path, ".."), { mode: 0o700 });
     writeFileSync(path, "{}", { mode: 0o600 });
     await saveLocked(store, { accessToken: "a", expiresAt: 1, scopes: [] }, 1000);

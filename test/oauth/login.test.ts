@@ -44,17 +44,17 @@ describe("what a login asks for", () => {
 describe("no refresh token", () => {
   const record = { accessToken: "a", expiresAt: Date.parse("2030-01-01T00:00:00Z"), scopes: ["openid"] };
   test("refreshable: no advice", () => {
-    expect(noRefreshAdvice({ ...record, refreshToken: "r" }, ["openid", "offline_access"], as(["offline_access"]), "")).toBeUndefined();
+    expect(noRefreshAdvice({ ...record, refreshToken: "r" }, ["openid", "offline_access"], { ...as(["offline_access"]), profile: "default" })).toBeUndefined();
   });
   test("offline_access not asked for: the command that asks for it", () => {
-    const advice = noRefreshAdvice(record, ["openid"], as(["openid", "offline_access"]), " --profile work")!;
+    const advice = noRefreshAdvice(record, ["openid"], { ...as(["openid", "offline_access"]), profile: "work" })!;
     expect(advice).toContain("cannot be refreshed");
     expect(advice).toContain("2030-01-01T00:00:00.000Z");
     expect(advice).toContain("tokenctl oauth login --profile work --scope 'openid offline_access'");
     expect(advice).toContain("the server supports it");
   });
   test("offline_access asked for and dropped: the provider's own parameter", () => {
-    const advice = noRefreshAdvice(record, ["openid", "offline_access"], as(["openid", "offline_access"]), "")!;
+    const advice = noRefreshAdvice(record, ["openid", "offline_access"], { ...as(["openid", "offline_access"]), profile: "default" })!;
     expect(advice).toContain("authorizationParams");
     expect(advice).toContain("docs/oauth-providers.md");
   });
@@ -146,6 +146,11 @@ describe("the loopback listener against oidc-provider", () => {
     server = await resolveServer(resolveProfile({ issuer: oidc.issuer, clientId: CLIENT_ID, store: "file" }, {}, () => ({})), { need: "authorize" });
   });
   afterAll(() => oidc.close());
+
+  test("no redirect in time: exit 5, the hint names the profile the login is for", async () => {
+    const err = await login({ server: { ...server, profile: "work" }, scopes: [], timeoutMs: 200, openUrl: () => {} }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: ExitCode.unavailable, hint: expect.stringContaining("Run tokenctl oauth login --profile work again") });
+  });
 
   test("requests without this login's state get 400 and change nothing; the real redirect completes it", async () => {
     const strays: string[] = [];

@@ -3,6 +3,25 @@ import fc from "fast-check";
 import { CredentialFormatError, isFresh, parseRecord, parseRecordText, recordFromGrant, recordToJson, validityNeeded } from "../../src/oauth/record.ts";
 
 describe("parseRecord", () => {
+  test.each([
+    [undefined, "Log in again to replace it: tokenctl oauth login"],
+    ["default", "Log in again to replace it: tokenctl oauth login"],
+    ["work", "Log in again to replace it: tokenctl oauth login --profile work"],
+  ])("a bad record's hint logs in to profile %p, and holds no token", (profile, hint) => {
+    const bad = { accessToken: "SECRET-at", refreshToken: 7, expiresAt: 1 };
+    for (const parse of [() => parseRecord(bad, "t", profile), () => parseRecordText(JSON.stringify(bad), "t", profile), () => parseRecordText("{SECRET", "t", profile)]) {
+      const e = (() => {
+        try {
+          parse();
+        } catch (err) {
+          return err as CredentialFormatError;
+        }
+      })()!;
+      expect(e).toBeInstanceOf(CredentialFormatError);
+      expect(e.hint).toBe(hint);
+      expect(`${e.message} ${e.hint}`).not.toContain("SECRET");
+    }
+  });
   test("accepts a full record", () => {
     expect(parseRecord({ accessToken: "a", refreshToken: "r", expiresAt: 5, scopes: ["x"] }, "t")).toEqual({
       accessToken: "a",

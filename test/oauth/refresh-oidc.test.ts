@@ -22,7 +22,7 @@ async function loggedInStore() {
   const { server, grant } = await loginGrant(oidc, profile());
   const path = join(tempDir(), "c.json");
   writeFileSync(path, JSON.stringify({ x: 1, p: { accessToken: grant.accessToken, refreshToken: grant.refreshToken, expiresAt: Date.now() + 120_000, scopes: [] } }), { mode: 0o600 });
-  return { server, store: fileStore(path, "p"), path };
+  return { server, store: fileStore(path, "p", "p"), path };
 }
 
 test("refresh with a 2 min TTL token and a 5 min margin: refreshed, rotated, other keys kept", async () => {

@@ -15,7 +15,7 @@ const MIN = 5 * 60_000;
 function setup(record: object | undefined, extra: Record<string, unknown> = { other: { keep: [1, 2] } }) {
   const path = join(tempDir(), "creds.json");
   writeFileSync(path, JSON.stringify({ ...extra, ...(record ? { p: record } : {}) }, null, 2), { mode: 0o600 });
-  return { path, store: fileStore(path, "p"), text: () => readFileSync(path, "utf8"), json: () => JSON.parse(readFileSync(path, "utf8")) };
+  return { path, store: fileStore(path, "p", "p"), text: () => readFileSync(path, "utf8"), json: () => JSON.parse(readFileSync(path, "utf8")) };
 }
 
 const expired = { accessToken: "at-old", refreshToken: "rt-old", expiresAt: NOW + 60_000, scopes: ["a"] };

@@ -18,12 +18,27 @@ describe("parseStoreSpec", () => {
 });
 
 describe("file store", () => {
+  test("a file that is not JSON, or a bad record in it: the hint logs in to the store's profile", async () => {
+    const dir = tempDir();
+    const path = join(dir, "c.json");
+    writeFileSync(path, "{not json SECRET", { mode: 0o600 });
+    const err = await fileStore(path, "work", "work").read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialFormatError);
+    expect((err as CredentialFormatError).hint).toBe("Fix or move the file, then log in again: tokenctl oauth login --profile work");
+    writeFileSync(path, JSON.stringify({ agent: { accessToken: "SECRET", expiresAt: "soon" } }), { mode: 0o600 });
+    const bad = (await fileStore(path, "agent", "work").read().catch((e: unknown) => e)) as CredentialFormatError;
+    expect(bad.hint).toBe("Log in again to replace it: tokenctl oauth login --profile work");
+    expect(`${bad.message} ${bad.hint}`).not.toContain("SECRET");
+    const secrets: SecretsApi = { get: async () => "{SECRET", set: async () => {}, delete: async () => false };
+    const item = (await keychainStore("work", { secrets }).read().catch((e: unknown) => e)) as CredentialFormatError;
+    expect(item.hint).toBe("Log in again to replace it: tokenctl oauth login --profile work");
+  });
   test("round trip in a keyed file, 0600, other keys kept byte for byte", async () => {
     const dir = tempDir();
     const path = join(dir, "shared.json");
     const original = `{\n  "mcpOAuth": {"x": 1.0, "y": "\\u00e9"},\n  "claudeAiOauth": {"accessToken": "old", "refreshToken": "r0", "expiresAt": 1, "scopes": [], "subscriptionType": "max"}\n}\n`;
     writeFileSync(path, original, { mode: 0o600 });
-    const store = fileStore(path, "claudeAiOauth");
+    const store = fileStore(path, "claudeAiOauth", "default");
     expect(await store.read()).toEqual({ accessToken: "old", refreshToken: "r0", expiresAt: 1, scopes: [] });
     await store.write(rec);
     const text = readFileSync(path, "utf8");
@@ -39,7 +54,7 @@ describe("file store", () => {
 
   test("a missing file reads as no record, and is created on write", async () => {
     const path = join(tempDir(), "sub", "c.json");
-    const store = fileStore(path, "p");
+    const store = fileStore(path, "p", "p");
     expect(await store.read()).toBeUndefined();
     await store.write(rec);
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ p: rec });
@@ -47,7 +62,7 @@ describe("file store", () => {
 
   test("a whole-file record", async () => {
     const path = join(tempDir(), "r.json");
-    const store = fileStore(path, undefined);
+    const store = fileStore(path, undefined, "default");
     await store.write({ ...rec, refreshToken: undefined });
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ accessToken: "at-1", expiresAt: rec.expiresAt, scopes: ["openid"] });
     expect(await store.remove()).toBe(true);
@@ -57,7 +72,7 @@ describe("file store", () => {
   test("garbage is reported and never overwritten", async () => {
     const path = join(tempDir(), "g.json");
     writeFileSync(path, "{not json", { mode: 0o600 });
-    const store = fileStore(path, "k");
+    const store = fileStore(path, "k", "k");
     await expect(store.read()).rejects.toThrow(CredentialFormatError);
     await expect(store.write(rec)).rejects.toThrow("will not overwrite");
     expect(readFileSync(path, "utf8")).toBe("{not json");
@@ -69,7 +84,7 @@ describe("file store", () => {
     const path = join(tempDir(), "o.json");
     writeFileSync(path, "{}");
     chmodSync(path, 0o644);
-    await expect(fileStore(path, "k").read()).rejects.toThrow("too open");
+    await expect(fileStore(path, "k", "k").read()).rejects.toThrow("too open");
   });
 });
 

@@ -175,3 +175,29 @@ describe("device login", () => {
     expect(run.stderr).toContain("No answer to the device login within 2 s");
   });
 });
+
+describe("a server that does not answer", () => {
+  // Issue 13: exit 5 ("a needed service did not answer"), naming the issuer, with a Fix line that runs.
+  test("discovery at a closed port: exit 5, the issuer and the retry named, nothing saved", async () => {
+    const w = workspace();
+    const { createServer } = await import("node:net");
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const issuer = `http://127.0.0.1:${port}`;
+    const run = await runBin(["oauth", "login", "--issuer", issuer, "--client-id", "x", "--no-browser"], { env: w.env });
+    expect(run.code).toBe(5);
+    expect(run.stderr).toContain(`discovery at ${issuer}/ failed`);
+    expect(run.stderr).toContain(`curl -sS ${issuer}/.well-known/openid-configuration`);
+    expect(run.stderr).toContain(`then run tokenctl oauth login --issuer ${issuer} --client-id x again`);
+    expect(existsSync(w.config)).toBe(false);
+    const secret = await runBin(["oauth", "login", "--issuer", `http://me:hunter2@127.0.0.1:${port}`, "--client-id", "x", "--no-browser"], { env: w.env });
+    expect(secret.code).toBe(5);
+    expect(secret.stderr).toContain(`discovery at ${issuer}/ failed`);
+    expect(secret.stderr).not.toContain("hunter2");
+    const json = await runBin(["oauth", "login", "--profile", "work", "--issuer", issuer, "--client-id", "x", "--no-browser", "--json"], { env: w.env });
+    expect(json.code).toBe(5);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { kind: "unavailable", hint: expect.stringContaining("tokenctl oauth login --profile work --issuer") } });
+  });
+});

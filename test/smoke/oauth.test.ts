@@ -220,6 +220,24 @@ describe("oauth token", () => {
     expect(readFileSync(w.file, "utf8")).toBe("{garbage");
   });
 
+  // Issue 13 item 5: the Fix line names the profile in use, so pasting it fixes that profile.
+  test("profile work: the Fix line names --profile work, with nothing stored (exit 3) and with garbage (exit 2)", async () => {
+    const w = workspace();
+    const r = await runBin(["oauth", "token", "--profile", "work", "--store", "file"], { env: w.env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("Fix: tokenctl oauth login --profile work\n");
+    const args = ["oauth", "token", "--profile", "work", ...w.args];
+    writeFileSync(w.file, "{garbage", { mode: 0o600 });
+    const g = await runBin(args, { env: w.env });
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain("Fix: Fix or move the file, then log in again: tokenctl oauth login --profile work\n");
+    writeFileSync(w.file, JSON.stringify({ agent: { accessToken: "LEAKMARK-at", expiresAt: "soon" } }), { mode: 0o600 });
+    const bad = await runBin(args, { env: w.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Fix: Log in again to replace it: tokenctl oauth login --profile work\n");
+    expect(bad.stderr).not.toContain("LEAKMARK");
+  });
+
   test("bad flags are usage errors before any side effect", async () => {
     const w = workspace();
     for (const extra of [["--min-valid", "soon"], ["--store", "vault"], ["--issuer", "http://auth.example.com"]]) {

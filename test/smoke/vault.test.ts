@@ -122,6 +122,8 @@ describe("tokenctl vault (compiled)", () => {
     const r = await f.run("sync", "--probe", "exit 1");
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("interactive login required");
+    // The Fix line repeats the flags that pick the secret (not --probe), so it backs up the same one.
+    expect(r.stderr).toContain("then run: tokenctl vault backup --path claude/alice --expect-policy claude-alice\n");
     expect(readFileSync(f.logFile, "utf8")).toContain(" FAIL local credential still does not work");
     f.noSecrets(r);
   });
@@ -240,5 +242,22 @@ describe("tokenctl vault (compiled)", () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(readFileSync(f.credentials, "utf8"))).toEqual({ other: 1, claudeAiOauth: local });
     f.noSecrets(b, r);
+  });
+
+  it("restore with a later-expiring local credential: exit 2, and the Fix line, pasted, replaces it", async () => {
+    const f = fixture();
+    const backup = cred("backup", Date.now() + 60_000);
+    f.writeCreds({ claudeAiOauth: cred("local", Date.now() + 3_600_000) });
+    f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(backup) });
+    const r = await f.run("restore", "--credentials", f.credentials, "--key", "claudeAiOauth");
+    expect(r.code).toBe(2);
+    const fix = /Fix: Replace it anyway: (tokenctl vault restore .*)\n/.exec(r.stderr)?.[1];
+    expect(fix).toBe(`tokenctl vault restore --path claude/alice --credentials ${f.credentials} --key claudeAiOauth --expect-policy claude-alice --force`);
+    // Run it as a shell would: same environment, the words split by sh.
+    const words = (await Bun.$`sh -c ${`for w in ${fix!.replace(/^tokenctl /, "")}; do printf '%s\\0' "$w"; done`}`.text()).split("\0").filter(Boolean);
+    const again = await runBin(words, { env: f.env });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(readFileSync(f.credentials, "utf8")).claudeAiOauth).toEqual(backup);
+    f.noSecrets(r, again);
   });
 });

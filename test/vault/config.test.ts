@@ -40,6 +40,7 @@ describe("resolveVaultConfig", () => {
         settings: { setupTokenPrefix: "sk-ant-oat01-", envName: "CLAUDE_CODE_OAUTH_TOKEN" },
         expectDisplayName: undefined,
         expectPolicy: undefined,
+        flags: ["--path", "claude/alice"],
       },
     });
   });
@@ -54,6 +55,8 @@ describe("resolveVaultConfig", () => {
     expect(c.options).toMatchObject({ mount: "kv", path: "a/b", envFile: "/cfg/tokenctl/oauth.env", stateDir: "/st/tokenctl/vault-sync" });
     expect(c.timeoutMs).toBe(500);
     expect(c.probe).toBe("claude -p hi");
+    // Hints repeat the flags that pick the Vault, token, secret and file, as given; not --probe or --timeout.
+    expect(c.options.flags).toEqual(["--addr", "http://127.0.0.1:8200", "--token-file", "~/t", "--mount", "kv", "--path", "/a/b/"]);
   });
 
   it("falls back to VAULT_TOKEN when no token file is named", () => {

@@ -54,6 +54,7 @@ function fixture(over: { token?: string; probe?: boolean[]; timeoutMs?: number; 
     expectDisplayName: "token-alice-sync",
     expectPolicy: "claude-alice",
     ...over.expect,
+    flags: over.expect?.flags ?? ["--path", "claude/alice", "--credentials", join(dir, "home dir", ".credentials.json"), "--expect-policy", "claude-alice"],
   };
   const syslog: string[] = [];
   const log = fileLog({ file: join(options.stateDir, "sync.log"), now: () => NOW, syslog: async (level, line) => void syslog.push(`${level}|${line}`) });
@@ -270,6 +271,10 @@ describe("vault sync: rotating credential", () => {
     expect((e as TokenctlError).exitCode).toBe(4);
     expect(f.readLog()).toContain("FAIL local credential still does not work after restoring the Vault backup; interactive login required");
     expect(f.syslog.at(-1)).toStartWith("FAIL|FAIL ");
+    // The hint repeats this run's flags, quoted, so it works as pasted.
+    expect((e as TokenctlError).hint).toBe(
+      `Log in again interactively (claude /login), then run: tokenctl vault backup --path claude/alice --credentials '${join(f.dir, "home dir", ".credentials.json")}' --expect-policy claude-alice`,
+    );
     f.assertNoSecrets(e);
   });
 
@@ -439,10 +444,20 @@ describe("vault backup / restore / status", () => {
     f.srv.put("secret", "claude/alice", { claude_ai_oauth_json: JSON.stringify(OLD_BACKUP) });
     const e = await caught(runRestore(f.options, f.deps));
     expect((e as TokenctlError).exitCode).toBe(2);
+    expect((e as TokenctlError).hint).toBe(`Replace it anyway: tokenctl vault restore --path claude/alice --credentials '${join(f.dir, "home dir", ".credentials.json")}' --expect-policy claude-alice --force`);
+    f.assertNoSecrets(e);
     expect(f.readCreds().claudeAiOauth).toEqual(LOCAL);
     const r = await runRestore(f.options, { ...f.deps, force: true });
     expect(r.level).toBe("RECOVERED");
     expect(f.readCreds()).toEqual({ claudeAiOauth: OLD_BACKUP, keep: true });
+  });
+
+  it("restore with no backup in Vault: exit 3, the hint backs up with this run's flags", async () => {
+    const f = fixture({ expect: { mount: "kv", flags: ["--mount", "kv", "--path", "claude/alice"] } });
+    f.writeCreds({ claudeAiOauth: LOCAL });
+    const e = await caught(runRestore(f.options, f.deps));
+    expect((e as TokenctlError).exitCode).toBe(3);
+    expect((e as TokenctlError).hint).toBe("Back up first: tokenctl vault backup --mount kv --path claude/alice");
   });
 
   it("status reports mode, last result and both expiries without secrets", async () => {

@@ -10,7 +10,7 @@
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { median, percentile, table } from "./_stats.ts";
+import { alternate, median, percentile, table } from "./_stats.ts";
 
 const iterations = Number(process.argv[2] ?? 40);
 const root = join(import.meta.dir, "..", "..");
@@ -54,22 +54,13 @@ if (!node) console.error("node not found on PATH: its row is missing");
 if (!deno) console.error("deno not found (npm install brings it as a dev dependency): its row is missing");
 
 const load0 = loadavg();
-const times = new Map<string, number[]>(subjects.map(([n]) => [n, []]));
 for (const [name, cmd] of subjects) {
   // Warm the page cache (and Deno's module cache) and check the answer once.
   const r = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe" });
   const want = name.includes("(floor)") ? "" : "tok-bench-0123456789abcdef\n";
   if (r.exitCode !== 0 || r.stdout.toString() !== want) throw new Error(`${name} failed: ${r.stderr.toString()}`);
 }
-for (let i = 0; i < iterations; i++) {
-  for (const [name, cmd] of subjects) {
-    const t0 = Bun.nanoseconds();
-    const r = Bun.spawnSync(cmd, { env, stdout: "ignore", stderr: "pipe" });
-    const ms = (Bun.nanoseconds() - t0) / 1e6;
-    if (r.exitCode !== 0) throw new Error(`${name} failed: ${r.stderr.toString()}`);
-    times.get(name)!.push(ms);
-  }
-}
+const times = alternate(subjects, iterations, env);
 const load1 = loadavg();
 
 const base = median(times.get(subjects[0]![0])!);

@@ -8,7 +8,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { median, percentile, table } from "./_stats.ts";
+import { alternate, median, percentile, table } from "./_stats.ts";
 
 const iterations = Number(process.argv[2] ?? 200);
 const bin = join(import.meta.dir, "..", "..", "dist", "tokenctl");
@@ -28,17 +28,8 @@ const subjects: Array<[string, string[]]> = [
 ];
 if (!hasGh) console.error("gh not found: install Debian's gh package for the comparison (apt-get install gh)");
 
-const times = new Map<string, number[]>(subjects.map(([n]) => [n, []]));
 for (const [, cmd] of subjects) Bun.spawnSync(cmd, { env }); // warm the page cache
-for (let i = 0; i < iterations; i++) {
-  for (const [name, cmd] of subjects) {
-    const t0 = Bun.nanoseconds();
-    const r = Bun.spawnSync(cmd, { env, stdout: "ignore", stderr: "pipe" });
-    const ms = (Bun.nanoseconds() - t0) / 1e6;
-    if (r.exitCode !== 0) throw new Error(`${name} failed: ${r.stderr.toString()}`);
-    times.get(name)!.push(ms);
-  }
-}
+const times = alternate(subjects, iterations, env);
 
 /** Peak RSS in MiB over a few runs, from GNU time (getrusage of spawnSync reports the max of all children so far). */
 function peakRss(cmd: string[]): number | string {

@@ -164,7 +164,7 @@ export class Connection {
     if (this.state === "closed") return;
     this.markClosed();
     // Closing in the same turn made most clients in another process see "connection reset"
-    // instead of the frame (measured with Bun.connect and node:net against the compiled daemon).
+    // instead of the frame (measured with Bun's socket client and node:net against the compiled daemon).
     endWith(this.transport, frame, this.scheduler);
   }
 

@@ -33,7 +33,7 @@ export function isSessionToken(value: unknown): value is string {
 
 /**
  * SHA-256 of the token (its UTF-8 bytes), hex: the only form the registry keeps. node:crypto's
- * one-shot `hash` (Node ≥ 20.12, Bun, Deno): under Bun it is faster than Bun.SHA256 for 64 bytes.
+ * one-shot `hash` (Node ≥ 20.12, Bun, Deno): under Bun it is faster than Bun's own SHA-256 hasher for 64 bytes.
  */
 export function hashToken(token: string): string {
   return hash("sha256", token, "hex");

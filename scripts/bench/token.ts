@@ -3,26 +3,33 @@
  * floor of any process) and `gh auth token` (a Go credential CLI; Debian's gh package), alternated
  * in one run so machine noise hits all three alike. Prints medians, p90, ratios and peak RSS.
  *
- *   bun scripts/bench/token.ts [iterations=200]
+ *   bun scripts/bench/token.ts [iterations=200] [--compare BIN]
+ *
+ * --compare BIN adds another tokenctl binary (an earlier build) to the same alternated rounds, so a
+ * change's effect on start-up is read as a ratio to the build before it.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { alternate, median, percentile, table } from "./_stats.ts";
 
-const iterations = Number(process.argv[2] ?? 200);
+const argv = process.argv.slice(2);
+const at = argv.indexOf("--compare");
+const compare = at === -1 ? undefined : argv.splice(at, 2)[1];
+const iterations = Number(argv[0] ?? 200);
 const bin = join(import.meta.dir, "..", "..", "dist", "tokenctl");
 const dir = mkdtempSync(join(tmpdir(), "tokenctl-bench-"));
 const file = join(dir, "token");
 writeFileSync(file, "tok-bench-0123456789abcdef", { mode: 0o600 });
 const ghDir = join(dir, "gh");
-require("node:fs").mkdirSync(ghDir, { mode: 0o700 });
+mkdirSync(ghDir, { mode: 0o700 });
 writeFileSync(join(ghDir, "hosts.yml"), "github.com:\n    oauth_token: gho_bench\n    user: bench\n    git_protocol: https\n", { mode: 0o600 });
 
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TOKENCTL_TOKEN_FILE: file, GH_CONFIG_DIR: ghDir };
 const hasGh = Bun.spawnSync(["sh", "-c", "command -v gh"]).exitCode === 0;
 const subjects: Array<[string, string[]]> = [
   ["tokenctl token get", [bin, "token", "get"]],
+  ...(compare ? ([[`${compare} token get`, [compare, "token", "get"]]] as Array<[string, string[]]>) : []),
   ["cat (floor)", ["cat", file]],
   ...(hasGh ? ([["gh auth token", ["gh", "auth", "token"]]] as Array<[string, string[]]>) : []),
 ];

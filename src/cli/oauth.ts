@@ -150,8 +150,8 @@ const status = defineCommand({
 const logout = defineCommand({
   meta: helpMeta({
     name: "logout",
-    description: "Revoke the credential at the server (when it has a revocation endpoint), then delete it",
-    env: OAUTH_ENV,
+    description: "Revoke the credential at the server (when it has a revocation endpoint), delete it, and tell a running daemon to forget it",
+    env: [...OAUTH_ENV, ENV.socket, ENV.daemonToken, ENV.runtime],
     examples: ["tokenctl oauth logout --profile work"],
   }),
   args: { ...oauthArgs, ...daemonClientArgs, ...commonArgs },

@@ -163,7 +163,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
     "session.resolve"(m, conn) {
       const me = requireCaller(conn);
       if (m.token === undefined && me) return { session: registry.get(me.id) ?? null };
-      if (m.token === undefined) throw new TokenctlError("session.resolve needs a token (or a session-authenticated connection)");
+      if (m.token === undefined) throw new UsageError("session.resolve needs a token (or a session-authenticated connection)");
       return { session: registry.resolve(m.token) ?? null };
     },
     "session.list"(m, conn) {

@@ -126,12 +126,12 @@ export function wireCodeOf(e: unknown): string | undefined {
 }
 
 /**
- * Peer-controlled text made safe for a one-line log entry: control characters (newlines included)
+ * Peer-controlled text made safe for a one-line log entry: control and bidi-override characters (newlines included)
  * among them) written as \n, \r, \t or \u001b…, and long text cut, so a peer cannot forge lines.
  */
 export function escapeLogText(text: string, max = 2000): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (ch) => {
+  return cut.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (ch) => {
     if (ch === "\n") return "\\n";
     if (ch === "\r") return "\\r";
     if (ch === "\t") return "\\t";

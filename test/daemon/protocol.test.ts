@@ -106,14 +106,16 @@ describe("log escaping", () => {
     ["tab\there", "tab\\there"],
     ["nul\u0000", "nul\\u0000"],
     ["line\u2028sep", "line\\u2028sep"],
+    ["name\u202egnp.exe", "name\\u202egnp.exe"],
+    ["isolate\u2066x\u2069", "isolate\\u2066x\\u2069"],
     ["plain text / with: punctuation", "plain text / with: punctuation"],
   ])("%j is logged as %j", (raw, logged) => {
     expect(escapeLogText(raw)).toBe(logged);
   });
 
-  it("never leaves a control character, and cuts long text", () => {
+  it("never leaves a control or bidi character, and cuts long text", () => {
     const bad: number[] = [];
-    for (let c = 0; c <= 0x3000; c++) if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(escapeLogText(`a${String.fromCharCode(c)}b`))) bad.push(c);
+    for (let c = 0; c <= 0x3000; c++) if (/[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(escapeLogText(`a${String.fromCharCode(c)}b`))) bad.push(c);
     expect(bad).toEqual([]);
     expect(escapeLogText("x".repeat(5000)).length).toBeLessThan(2100);
   });

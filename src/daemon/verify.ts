@@ -6,6 +6,8 @@
 import type { Socket } from "node:net";
 import { InsecureFileError, NotFoundError, UnavailableError } from "../errors.ts";
 import { checkTrustedPath, trustedOwner, UntrustedPathError } from "../fs/trust.ts";
+// peerUid is undefined where the runtime gives no peer credentials (no FFI): the path checks remain the guard.
+import { peerUid } from "../runtime/peercred.ts";
 
 /**
  * The server on the socket is not one we may trust: the socket or a directory above it belongs to
@@ -14,17 +16,6 @@ import { checkTrustedPath, trustedOwner, UntrustedPathError } from "../fs/trust.
  */
 export class UntrustedDaemonError extends InsecureFileError {
   override name = "UntrustedDaemonError";
-}
-
-/** The peer-credential reader, loaded lazily: it is runtime-specific and absent on some platforms. */
-type PeerCred = { peerUid(fd: number): number | undefined; peerCredentialsSupported(): boolean };
-let peerCred: Promise<PeerCred | undefined> | undefined;
-function loadPeerCred(): Promise<PeerCred | undefined> {
-  peerCred ??= import("../runtime/peercred.ts").then(
-    (m) => m as PeerCred,
-    () => undefined, // no FFI in this runtime: the path checks remain the guard
-  );
-  return peerCred;
 }
 
 /** The fd under a connected node:net socket (Node and Bun expose it as `_handle.fd`), when there is one. */
@@ -39,10 +30,8 @@ function socketFd(socket: Socket): number | undefined {
  */
 export async function verifyPeer(socket: Socket, socketPath: string, me = process.getuid?.() ?? -1): Promise<number | undefined> {
   if (me < 0) return undefined;
-  const pc = await loadPeerCred();
   const fd = socketFd(socket);
-  if (!pc || fd === undefined || !pc.peerCredentialsSupported()) return undefined;
-  const uid = pc.peerUid(fd);
+  const uid = fd === undefined ? undefined : peerUid(fd);
   if (uid !== undefined && !trustedOwner(uid, me))
     throw new UntrustedDaemonError(`Refusing the daemon on ${socketPath}: the process serving it runs as uid ${uid}, neither you (uid ${me}) nor root; nothing was sent`, {
       hint: `Connect to your own daemon: unset TOKENCTL_SOCKET (or --socket) and run tokenctl daemon`,

@@ -113,7 +113,7 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
     }).finally(() => spin?.stop());
   }
   const { store, fallback } = await chooseStore({ spec: profile.storeSpec, profile: profile.name, preferKeychain: true });
-  warnFallback(fallback, store.description);
+  await warnFallback(fallback, store.description);
   await saveLocked(store, record, 10_000);
   // A keychain login supersedes a record an earlier fallback left in the file store.
   if (store.kind === "keychain") await removeLocked(defaultFileStore(profile.name), 10_000);

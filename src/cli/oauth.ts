@@ -1,7 +1,10 @@
 /** `tokenctl oauth token|status|logout` (login: oauth-login.ts): thin wrappers over src/oauth. */
 import { defineCommand, type ArgsDef } from "citty";
 import { commonArgs, daemonClientArgs, ENV, helpMeta } from "./_shared.ts";
-import { log, printJson, printResult } from "./output.ts";
+import { printJson, printResult } from "./print.ts";
+
+/** The stderr logger, loaded only when there is something to say (`oauth token` is a fast path). */
+const log = async () => (await import("./output.ts")).log();
 import { resolveProfile, type Profile } from "../oauth/config.ts";
 import { parseDuration } from "../duration.ts";
 
@@ -46,8 +49,8 @@ export function profileFrom(args: ProfileArgValues): Profile {
 }
 
 /** Say once, on stderr, that the keychain did not work and the file store is used. */
-export function warnFallback(fallback: { reason: string } | undefined, path: string): void {
-  if (fallback) log().warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
+export async function warnFallback(fallback: { reason: string } | undefined, path: string): Promise<void> {
+  if (fallback) (await log()).warn(`${fallback.reason}. Using the file store ${path} (0600) instead.`);
 }
 
 /** Flags that redefine the profile make it one the daemon (which knows config.json names) does not know. */
@@ -64,7 +67,7 @@ export async function obtainToken(
 ): Promise<{ accessToken: string; expiresAt: number; scopes: string[]; source: string }> {
   const redefined = redefines(args);
   const { obtainToken: obtain } = await import("../oauth/token.ts");
-  const { selfCommand } = await import("../oauth/detached.ts");
+  const { selfCommand } = await import("../runtime/platform.ts");
   const command = selfCommand();
   const got = await obtain({
     profile,
@@ -74,8 +77,8 @@ export async function obtainToken(
     // No daemon: the refresh runs in a detached helper, so killing this process never loses the grant.
     ...(command ? { detached: { command } } : {}),
   });
-  if (got.store) warnFallback(got.fallback, got.store.description);
-  if (got.warning) log().warn(got.warning);
+  if (got.store) await warnFallback(got.fallback, got.store.description);
+  if (got.warning) (await log()).warn(got.warning);
   return { accessToken: got.accessToken, expiresAt: got.expiresAt, scopes: got.scopes, source: got.source };
 }
 
@@ -114,7 +117,7 @@ const status = defineCommand({
     const profile = profileFrom(args);
     const { chooseStore } = await import("../oauth/store.ts");
     const { store, fallback } = await chooseStore({ spec: profile.storeSpec, profile: profile.name });
-    warnFallback(fallback, store.description);
+    await warnFallback(fallback, store.description);
     const record = await store.read();
     const now = Date.now();
     const info = {
@@ -161,9 +164,9 @@ const logout = defineCommand({
     const { logout: runLogout } = await import("../oauth/logout.ts");
     // The daemon knows profiles by their config.json name only: flags that redefine one are not its.
     const r = await runLogout({ profile, timeoutMs, daemon: redefines(args) ? false : { socket: args.socket, tokenFile: args["token-file"] } });
-    if (r.revokeError) log().warn(`Could not revoke at the server (${r.revokeError}); the token stays valid there until it expires`);
+    if (r.revokeError) (await log()).warn(`Could not revoke at the server (${r.revokeError}); the token stays valid there until it expires`);
     if (args.json) printJson({ profile: profile.name, store: r.store, revoked: r.revoked, deleted: true, daemonForgot: r.daemonForgot });
-    else log().success(`Logged out (profile ${profile.name}): ${r.revoked ? "revoked at the server and " : ""}deleted from ${r.store}${r.daemonForgot ? "; the daemon forgot it" : ""}`);
+    else (await log()).success(`Logged out (profile ${profile.name}): ${r.revoked ? "revoked at the server and " : ""}deleted from ${r.store}${r.daemonForgot ? "; the daemon forgot it" : ""}`);
   },
 });
 

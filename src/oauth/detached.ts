@@ -11,7 +11,6 @@
 import { spawn } from "node:child_process";
 import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
 import type { FileLock } from "../fs/lock.ts";
-import { platform } from "../runtime/platform.ts";
 import type { Profile } from "./config.ts";
 import type { LockedRefresh, TokenSource } from "./refresh.ts";
 import type { CredentialStore } from "./store.ts";
@@ -40,19 +39,6 @@ export interface HelperError {
   cause?: { name: string; message: string };
 }
 
-/**
- * The command that runs this program again: in a `bun build --compile` binary process.execPath
- * is the binary itself and argv[1] a `/$bunfs/root/...` path that must not be passed; under bun
- * or node running a script, the script comes after the runtime. Under Deno, undefined: a child
- * would need permission flags we cannot read back, so the refresh stays in the caller.
- */
-export function selfCommand(execPath = process.execPath, argv = process.argv, runtime = platform().runtime): string[] | undefined {
-  if (runtime === "deno") return undefined;
-  const script = argv[1];
-  const compiled = !script || script.startsWith("/$bunfs/") || /^[A-Za-z]:[\\/]~BUN[\\/]/.test(script);
-  return compiled ? [execPath] : [execPath, script];
-}
-
 /** Rebuild a helper's error as our own class, so the caller exits with the helper's code and hint. */
 export function errorFromAnswer(e: HelperError): TokenctlError {
   const cause = e.cause ? Object.assign(new Error(e.cause.message), { name: e.cause.name }) : undefined;
@@ -77,7 +63,7 @@ export class HelperStartError extends UnavailableError {
 }
 
 export interface DetachedOptions {
-  /** This program (selfCommand()); the helper runs as `<command> oauth refresh-helper`. */
+  /** This program (selfCommand() in src/runtime/platform.ts); the helper runs as `<command> oauth refresh-helper`. */
   command: string[];
   profile: Profile;
   minValidMs?: number;

@@ -28,6 +28,19 @@ export function platform(): Platform {
   return current;
 }
 
+/**
+ * The command that runs this program again: in a `bun build --compile` binary process.execPath
+ * is the binary itself and argv[1] a `/$bunfs/root/...` path that must not be passed; under bun
+ * or node running a script, the script comes after the runtime. Under Deno, undefined: a child
+ * would need permission flags we cannot read back, so the refresh stays in the caller.
+ */
+export function selfCommand(execPath = process.execPath, argv = process.argv, runtime = platform().runtime): string[] | undefined {
+  if (runtime === "deno") return undefined;
+  const script = argv[1];
+  const compiled = !script || script.startsWith("/$bunfs/") || /^[A-Za-z]:[\\/]~BUN[\\/]/.test(script);
+  return compiled ? [execPath] : [execPath, script];
+}
+
 /** A human name for messages: "Node 20.20.2 on linux". */
 export function describePlatform(p: Platform = platform()): string {
   const versions = process.versions as Record<string, string | undefined>;

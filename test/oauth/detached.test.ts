@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../../src/errors.ts";
-import { errorFromAnswer, parseHelperRequest, selfCommand } from "../../src/oauth/detached.ts";
+import { errorFromAnswer, parseHelperRequest } from "../../src/oauth/detached.ts";
+import { selfCommand } from "../../src/runtime/platform.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
 import { tempDir } from "../support/tmp.ts";
 

@@ -17,6 +17,7 @@ import { daemonCheckAndStatus, daemonRefreshErrors } from "./daemon.ts";
 import { messageOf, type DoctorDeps, type DoctorOptions } from "./deps.ts";
 import { checkPaths, checkPathTrust, checkRuntimeDir, realDirTrust, runtimeJudge, statPath } from "./files.ts";
 import { knownPaths, shq, type Check, type Status } from "./paths.ts";
+import { loginHint } from "../oauth/errors.ts";
 import { checkKeychain, checkOAuthProfile, openForReading } from "./store.ts";
 import { checkVault } from "./vault.ts";
 
@@ -90,7 +91,7 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
     const err = refreshErrors[profile.name];
     // The daemon's own refresh failing is worth knowing even when the stored record still looks fine.
     if (err && row.status !== "fail")
-      checks.push({ ...row, status: "warn", detail: `${row.detail}; the daemon's last refresh failed: ${err}`, fix: row.fix ?? `tokenctl oauth login --profile ${shq(profile.name)}` });
+      checks.push({ ...row, status: "warn", detail: `${row.detail}; the daemon's last refresh failed: ${err}`, fix: row.fix ?? loginHint(profile.name) });
     else checks.push(err ? { ...row, detail: `${row.detail}; the daemon's last refresh failed: ${err}` } : row);
   }
   checks.push(await checkVault({ addr: vaultAddr, tokenFile: vaultTokenFile, timeoutMs }, deps));

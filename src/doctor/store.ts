@@ -1,11 +1,12 @@
 /** Doctor's store rows: the OS keychain probe, and each OAuth profile's record read where chooseStore would read it. */
+import { loginHint } from "../oauth/errors.ts";
 import { keychain } from "../runtime/keychain.ts";
 import { expandHome, type Env } from "../fs/paths.ts";
 import type { Profile } from "../oauth/config.ts";
 import type { OAuthRecord } from "../oauth/record.ts";
 import type { CredentialStore, SecretsApi } from "../oauth/store.ts";
 import { formatDuration, guarded, type DoctorDeps } from "./deps.ts";
-import { shq, type Check } from "./paths.ts";
+import type { Check } from "./paths.ts";
 
 /** Why the keychain failed, in words a user can act on, with the command that fixes it. Pure. */
 export function keychainReason(message: string, env: Env, platform: NodeJS.Platform): { reason: string; fix?: string } {
@@ -52,7 +53,7 @@ export function refreshBlocker(profile: Profile, record: OAuthRecord): string | 
  */
 export function evaluateRecord(profile: Profile, where: string, record: OAuthRecord | undefined, now: number, implicit = false): Check {
   const name = `oauth ${profile.name}`;
-  const login = `tokenctl oauth login --profile ${shq(profile.name)}`;
+  const login = loginHint(profile.name);
   if (!record)
     return implicit
       ? { name, status: "skip", detail: `not logged in (${where})` }

@@ -4,6 +4,7 @@
  * from protocol.ts so the fast path (a fresh token) never loads oauth4webapi.
  */
 import { AuthRefusedError, UnavailableError } from "../errors.ts";
+import { shq } from "../shell.ts";
 
 /** The authorization server answered with an OAuth error response (RFC 6749 §5.2). */
 export class OAuthServerError extends AuthRefusedError {
@@ -32,7 +33,7 @@ export class TransientError extends UnavailableError {
  * fixes the profile that was used. Profile names are letters, digits, '.', '_' and '-': no quoting.
  */
 export function loginHint(profile: string | undefined, flags = ""): string {
-  return `tokenctl oauth login${profile === undefined || profile === "default" ? "" : ` --profile ${profile}`}${flags}`;
+  return `tokenctl oauth login${profile === undefined || profile === "default" ? "" : ` --profile ${shq(profile)}`}${flags}`;
 }
 
 /** What a refresh returns, before it becomes a stored record. */

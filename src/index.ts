@@ -133,21 +133,14 @@ async function sessionToken(env: Env): Promise<{ ok: true; token: string } | { o
 }
 
 /**
- * Authenticate with the session token when there is one, else with the daemon token file, as the
- * CLI's session-aware commands do (src/session/client.ts). Through the daemon client alone: the
- * session client also loads the daemon's registry, which a library caller never needs.
+ * Authenticate with the session token when there is one, else with the daemon token file: the
+ * session client's own connectSession/connectAdmin, so the library and the CLI refuse and hint alike.
  */
 async function connectWith(where: { socketPath: string; tokenFile: string }, session: { ok: true; token: string } | { ok: false } | undefined, timeoutMs: number | undefined) {
-  const { connectDaemon: connect } = await import("./daemon/client.ts");
-  if (!session?.ok) return connect({ socketPath: where.socketPath, tokenFile: where.tokenFile, timeoutMs });
-  const { AuthRefusedError } = await import("./errors.ts");
-  try {
-    return await connect({ socketPath: where.socketPath, credential: { session: session.token }, timeoutMs });
-  } catch (e) {
-    if (e instanceof AuthRefusedError)
-      throw new AuthRefusedError(`The daemon on ${where.socketPath} does not know this session token (revoked, reaped, or registered with another daemon)`, { cause: e });
-    throw e;
-  }
+  const [{ connectDaemon: connect }, { connectAdmin, connectSession }] = await Promise.all([import("./daemon/client.ts"), import("./session/client.ts")]);
+  const withTimeout = (o: Parameters<typeof connect>[0]) => connect({ ...o, timeoutMs });
+  const client = session?.ok ? await connectSession(where, session.token, withTimeout) : await connectAdmin(where, withTimeout);
+  return client.daemon;
 }
 
 export interface WhoamiOptions {

@@ -3,7 +3,7 @@
  * queue with its backpressure. The server feeds it bytes and drain/close events through a
  * Transport; tests drive it with a fake transport and a fake scheduler.
  */
-import type { ConnectionInfo, Message, Scheduler } from "./extension.ts";
+import { type ConnectionInfo, type Message, realScheduler, type Scheduler } from "./extension.ts";
 import { FrameSplitter, WireError, encode, errorFrame, parseMessage } from "./protocol.ts";
 
 /** The socket as a connection needs it (src/runtime/unix-server.ts PeerSocket satisfies it). */
@@ -16,13 +16,6 @@ export interface Transport {
 }
 
 export type { Scheduler } from "./extension.ts";
-
-/** setTimeout and performance.now. */
-export const realScheduler: Scheduler = {
-  set: (fn, ms) => setTimeout(fn, ms),
-  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-  now: () => performance.now(),
-};
 
 /** The verdict on a handshake. */
 export type AuthOutcome =

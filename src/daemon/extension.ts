@@ -25,6 +25,13 @@ export interface Scheduler {
   now(): number;
 }
 
+/** setTimeout and performance.now. */
+export const realScheduler: Scheduler = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  now: () => performance.now(),
+};
+
 /** What the daemon lends its extensions. */
 export interface DaemonApi {
   /** Send `{"type":"event","topic":…,"data":…}` to every authenticated subscriber of topic. */

@@ -14,9 +14,9 @@ import { tryLock, type FileLock } from "../fs/lock.ts";
 import { ensurePrivateDir, removeSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { fileBudget, listenUnix, unixAnswers, type PeerSocket, type UnixListener } from "../runtime/unix-server.ts";
 import { generateToken, peerAllowed, tokenDigest } from "./auth.ts";
-import { Connection, endWith, realScheduler, type Scheduler } from "./connection.ts";
+import { Connection, endWith, type Scheduler } from "./connection.ts";
 import { createDispatcher, type DaemonLogger, type DaemonStats } from "./dispatch.ts";
-import type { DaemonExtension } from "./extension.ts";
+import { type DaemonExtension, realScheduler } from "./extension.ts";
 import { peerUid as readPeerUid } from "../runtime/peercred.ts";
 import {
   DEFAULT_AUTH_TIMEOUT_MS,

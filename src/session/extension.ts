@@ -3,7 +3,7 @@
  * reaper and persistence of the registry. The daemon knows none of this; it only honours the
  * DaemonExtension contract (src/daemon/extension.ts).
  */
-import type { ConnectionInfo, DaemonApi, DaemonExtension, Message, Scheduler } from "../daemon/extension.ts";
+import { type ConnectionInfo, type DaemonApi, type DaemonExtension, type Message, realScheduler, type Scheduler } from "../daemon/extension.ts";
 import { AuthRefusedError, NotFoundError, TokenctlError, UsageError } from "../errors.ts";
 import { SessionCode, SessionWireError, sessionError } from "./protocol.ts";
 import {
@@ -91,11 +91,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
   const saveDelayMs = options.saveDelayMs ?? 20;
   let store: RegistryStore | null | undefined = options.store;
   let api: DaemonApi | undefined;
-  const scheduler: Scheduler = options.scheduler ?? {
-    set: (fn, ms) => setTimeout(fn, ms),
-    clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-    now: () => performance.now(),
-  };
+  const scheduler: Scheduler = options.scheduler ?? realScheduler;
   let reapTimer: unknown;
   let saveTimer: unknown;
   let savedGeneration = registry.generation;
@@ -110,10 +106,10 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
     saveTimer = undefined;
     if (!store || registry.generation === savedGeneration) return;
     const generation = registry.generation;
-    const started = performance.now();
+    const started = scheduler.now();
     try {
       store.save(registry.snapshot());
-      lastSaveMs = performance.now() - started;
+      lastSaveMs = scheduler.now() - started;
       savedGeneration = generation;
     } catch (e) {
       // Keep serving from memory; the next change tries again.

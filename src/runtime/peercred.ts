@@ -5,7 +5,7 @@
  * 0700 directory and 0600 socket remain the first guard. Under Node and Deno there is no FFI we
  * load, so peer credentials are unsupported there and the path checks are the guard.
  */
-import { type Ffi, libcCandidates, loadBunFfi, openLibc } from "./ffi.ts";
+import { type Ffi, loadBunFfi, openLibc } from "./ffi.ts";
 import { type Platform, platform } from "./platform.ts";
 
 /** Linux's SOL_SOCKET and SO_PEERCRED (the generic values: x86, arm, riscv). */
@@ -36,10 +36,11 @@ export function loadPeerUid(p: Platform, ffi: Pick<Ffi, "dlopen"> | null = loadB
       };
     }
     if (p.os === "darwin" || p.os === "freebsd") {
-      const lib = ffi.dlopen(libcCandidates(p.os)[0]!, {
+      const opened = openLibc(ffi, p.os, {
         getpeereid: { args: ["i32", "ptr", "ptr"], returns: "i32" },
       });
-      const getpeereid = lib.symbols.getpeereid as (fd: number, uid: Uint32Array, gid: Uint32Array) => number;
+      if ("error" in opened) return null;
+      const getpeereid = opened.lib.symbols.getpeereid as (fd: number, uid: Uint32Array, gid: Uint32Array) => number;
       const uid = new Uint32Array(1);
       const gid = new Uint32Array(1);
       return (fd) => (getpeereid(fd, uid, gid) === 0 ? uid[0] : undefined);

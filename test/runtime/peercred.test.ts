@@ -51,10 +51,17 @@ test("Linux: getsockopt(SOL_SOCKET, SO_PEERCRED) reading the uid from struct ucr
   expect(calls).toEqual([[5, 1, 17, 12]]);
 });
 
+test("macOS: libc.dylib when libSystem's path does not open, as the lock does", () => {
+  const { ffi, opened } = fakeFfi({ getpeereid: (_fd: number, uid: Uint32Array) => ((uid[0] = 501), 0) } as never, ["/usr/lib/libSystem.B.dylib"]);
+  const read = loadPeerUid({ runtime: "bun", os: "darwin" }, ffi)!;
+  expect(opened.map((o) => o.name)).toEqual(["/usr/lib/libSystem.B.dylib", "libc.dylib"]);
+  expect(read(3)).toBe(501);
+});
+
 test("no FFI (Node, Deno) or no loadable libc: unsupported, so the path checks are the guard", () => {
   expect(loadPeerUid({ runtime: "node", os: "linux" })).toBeNull();
   expect(loadPeerUid({ runtime: "deno", os: "darwin" })).toBeNull();
-  const { ffi } = fakeFfi({}, ["/usr/lib/libSystem.B.dylib"]);
+  const { ffi } = fakeFfi({}, ["/usr/lib/libSystem.B.dylib", "libc.dylib"]);
   expect(loadPeerUid({ runtime: "bun", os: "darwin" }, ffi)).toBeNull();
   expect(loadPeerUid({ runtime: "bun", os: "win32" }, fakeFfi({}).ffi)).toBeNull();
 });

@@ -11,6 +11,7 @@ import {
   type RegistryStore,
   type SessionRecord,
   SessionRegistry,
+  checkPid,
   checkScope,
   defaultRegistryFile,
   fileRegistryStore,
@@ -149,7 +150,7 @@ export function createSessionExtension(options: SessionExtensionOptions = {}): S
       const me = requireCaller(conn);
       const scope = effectiveScope(m, conn) ?? me?.scope ?? DEFAULT_SCOPE;
       // A session names its own process (or a child's): never init, never another user's.
-      if (typeof m.pid === "number" && Number.isInteger(m.pid) && m.pid > 0 && !isAlive(m.pid))
+      if (!isAlive(checkPid(m.pid)))
         throw sessionError(SessionCode.invalid, `Expected pid to be a live process of this user (not pid 1), found ${m.pid}`);
       const session = registry.register({ token: m.token, name: m.name, scope, pid: m.pid, cwd: m.cwd, parent: me?.id });
       publish("session.registered", { session });

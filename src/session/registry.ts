@@ -43,7 +43,7 @@ function checkName(name: unknown): string {
   return name;
 }
 
-function checkPid(pid: unknown): number {
+export function checkPid(pid: unknown): number {
   if (typeof pid !== "number" || !Number.isInteger(pid) || pid < 1 || pid > 2 ** 31 - 1)
     throw new UsageError(`Expected pid to be a positive integer, found ${JSON.stringify(pid) ?? typeof pid}`);
   return pid;

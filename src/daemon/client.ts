@@ -14,7 +14,7 @@ import type { Message } from "./extension.ts";
 import { FrameSplitter, encode } from "./protocol.ts";
 import { UntrustedDaemonError, verifyPeer, verifySocketPath } from "./verify.ts";
 
-export { UntrustedDaemonError, verifyPeer, verifySocketPath } from "./verify.ts";
+export { UntrustedDaemonError } from "./verify.ts";
 
 export interface ConnectOptions {
   socketPath: string;

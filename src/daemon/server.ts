@@ -30,7 +30,6 @@ import {
 } from "./protocol.ts";
 
 export type { DaemonLogger, DaemonStats } from "./dispatch.ts";
-export { escapingLogger } from "./protocol.ts";
 
 export interface DaemonOptions {
   socketPath: string;

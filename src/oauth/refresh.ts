@@ -18,7 +18,6 @@ import { lockStore } from "./lock.ts";
 import { isFresh, recordFromGrant, validityNeeded, type OAuthRecord } from "./record.ts";
 import type { CredentialStore } from "./store.ts";
 
-export { DEFAULT_EXPIRES_IN_S } from "./record.ts";
 
 /** Refresh with one refresh token; throws OAuthServerError or TransientError. */
 export type RefreshFn = (refreshToken: string, signal: AbortSignal) => Promise<TokenGrant>;

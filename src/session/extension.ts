@@ -19,7 +19,6 @@ import {
 } from "./registry.ts";
 import { isSessionToken } from "./token.ts";
 
-export { SessionWireError } from "./protocol.ts";
 
 /** Default time between two reaper passes. */
 export const DEFAULT_REAP_INTERVAL_MS = 30_000;

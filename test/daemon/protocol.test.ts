@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
 import { FrameSplitter, WireError, encode, errorFrame, escapeLogText, parseMessage, parsePublish, parseTopics, reply, wireCodeOf } from "../../src/daemon/protocol.ts";
-import { escapingLogger } from "../../src/daemon/server.ts";
+import { escapingLogger } from "../../src/daemon/protocol.ts";
 
 describe("FrameSplitter", () => {
   it("splits lines across arbitrary chunk boundaries", () => {

@@ -126,13 +126,14 @@ export function refuseKernelFile(path: string): void {
 
 /**
  * Read from an open fd until EOF, refusing more than maxBytes. Used for files, pipes and fds.
- * With `deadline` (epoch ms), a non-blocking fd that has no end of input by then is a UsageError.
+ * With `timeoutMs`, a non-blocking fd that has no end of input within it is a UsageError that names
+ * the timeout asked for and how to allow longer (`timeoutHint`).
  */
-export function readAllFd(fd: number, maxBytes: number, what: string, deadline?: number): string {
+export function readAllFd(fd: number, maxBytes: number, what: string, timeoutMs?: number, timeoutHint?: string): string {
   const chunks: Buffer[] = [];
   let total = 0;
   const buf = Buffer.allocUnsafe(16 * 1024);
-  const start = Date.now();
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   for (;;) {
     let n: number;
     try {
@@ -141,7 +142,7 @@ export function readAllFd(fd: number, maxBytes: number, what: string, deadline?:
       // A non-blocking pipe with nothing written yet: wait briefly rather than spin.
       if (errnoCode(e) === "EAGAIN") {
         if (deadline !== undefined && Date.now() >= deadline)
-          throw new UsageError(`${what} gave no end of input within ${Math.round(deadline - start)} ms (is its writer still holding it open?)`);
+          throw new UsageError(`${what} gave no end of input within ${timeoutMs} ms (is its writer still holding it open?)`, timeoutHint ? { hint: timeoutHint } : undefined);
         Atomics.wait(SLEEPER, 0, 0, 1);
         continue;
       }

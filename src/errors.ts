@@ -80,6 +80,27 @@ export class UnavailableError extends TokenctlError {
 }
 
 /**
+ * An error of the class that `kind` names, for failures that crossed a process boundary as data
+ * (the refresh helper's answer): the caller then reports the same exit code and `--json` kind.
+ */
+export function errorOfKind(kind: string, message: string, options?: ErrorOptions): TokenctlError {
+  switch (kind) {
+    case "usage":
+      return new UsageError(message, options);
+    case "untrusted":
+      return new InsecureFileError(message, options);
+    case "not_found":
+      return new NotFoundError(message, options);
+    case "refused":
+      return new AuthRefusedError(message, options);
+    case "unavailable":
+      return new UnavailableError(message, options);
+    default:
+      return new TokenctlError(message, options);
+  }
+}
+
+/**
  * Not a failure to report: the command ran and ends with this exit status (a child's 128+n, a
  * doctor with failed checks, status with nothing logged in). Commands throw it instead of setting
  * process.exitCode; run() in main.ts turns it into the exit code and prints nothing.

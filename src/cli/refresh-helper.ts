@@ -48,7 +48,7 @@ export async function runRefreshHelper(): Promise<number> {
   } catch (e) {
     const err = e instanceof TokenctlError ? e : new TokenctlError(e instanceof Error ? e.message : String(e));
     const cause = err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message } : undefined;
-    answer = { ok: false, error: { exitCode: err.exitCode, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(cause ? { cause } : {}) } };
+    answer = { ok: false, error: { kind: err.kind, exitCode: err.exitCode, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(cause ? { cause } : {}) } };
   }
   try {
     process.stdout.write(`${JSON.stringify(answer)}\n`);

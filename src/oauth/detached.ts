@@ -9,7 +9,7 @@
  * SIGKILLed; the caller waits for the helper and then reads the store.
  */
 import { spawn } from "node:child_process";
-import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
+import { errorOfKind, TokenctlError, UnavailableError, UsageError } from "../errors.ts";
 import type { FileLock } from "../fs/lock.ts";
 import type { Profile } from "./config.ts";
 import type { LockedRefresh, TokenSource } from "./refresh.ts";
@@ -33,28 +33,18 @@ export type HelperAnswer = { ok: true; source: TokenSource } | { ok: false; erro
 
 /** A failure as the helper reports it; `cause` is what --verbose shows under "Caused by". */
 export interface HelperError {
+  /** The error's `kind` (src/errors.ts), which names its class and so its exit code. */
+  kind: string;
   exitCode: number;
   message: string;
   hint?: string;
   cause?: { name: string; message: string };
 }
 
-/** Rebuild a helper's error as our own class, so the caller exits with the helper's code and hint. */
+/** Rebuild a helper's error as our own class, so the caller exits with the helper's code, kind and hint. */
 export function errorFromAnswer(e: HelperError): TokenctlError {
   const cause = e.cause ? Object.assign(new Error(e.cause.message), { name: e.cause.name }) : undefined;
-  const options = { ...(e.hint ? { hint: e.hint } : {}), ...(cause ? { cause } : {}) };
-  switch (e.exitCode) {
-    case 2:
-      return new UsageError(e.message, options);
-    case 3:
-      return new NotFoundError(e.message, options);
-    case 4:
-      return new AuthRefusedError(e.message, options);
-    case 5:
-      return new UnavailableError(e.message, options);
-    default:
-      return new TokenctlError(e.message, options);
-  }
+  return errorOfKind(e.kind, e.message, { ...(e.hint ? { hint: e.hint } : {}), ...(cause ? { cause } : {}) });
 }
 
 /** spawn(2) of the helper failed; nothing was sent to the server. */

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AuthRefusedError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../../src/errors.ts";
+import { AuthRefusedError, InsecureFileError, NotFoundError, TokenctlError, UnavailableError, UsageError } from "../../src/errors.ts";
 import { errorFromAnswer, parseHelperRequest } from "../../src/oauth/detached.ts";
 import { selfCommand } from "../../src/runtime/platform.ts";
 import { resolveProfile } from "../../src/oauth/config.ts";
@@ -25,15 +25,16 @@ describe("selfCommand", () => {
 
 describe("errorFromAnswer", () => {
   test.each([
-    [2, UsageError],
-    [3, NotFoundError],
-    [4, AuthRefusedError],
-    [5, UnavailableError],
-    [1, TokenctlError],
-  ])("exit %p becomes the class with that code, message and hint kept", (code, cls) => {
-    const e = errorFromAnswer({ exitCode: code, message: "m", hint: "h" });
+    ["usage", 2, UsageError],
+    ["untrusted", 2, InsecureFileError],
+    ["not_found", 3, NotFoundError],
+    ["refused", 4, AuthRefusedError],
+    ["unavailable", 5, UnavailableError],
+    ["failed", 1, TokenctlError],
+  ])("kind %p becomes the class with that kind and exit %p, message and hint kept", (kind, code, cls) => {
+    const e = errorFromAnswer({ kind, exitCode: code, message: "m", hint: "h" });
     expect(e).toBeInstanceOf(cls);
-    expect({ code: e.exitCode as number, message: e.message, hint: e.hint }).toEqual({ code, message: "m", hint: "h" });
+    expect({ kind: e.kind as string, code: e.exitCode as number, message: e.message, hint: e.hint }).toEqual({ kind, code, message: "m", hint: "h" });
   });
 });
 

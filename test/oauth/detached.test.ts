@@ -60,7 +60,7 @@ describe("oauth refresh-helper", () => {
     });
     const [out, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), proc.exited]);
     expect(code).toBe(2);
-    expect(JSON.parse(out)).toEqual({ ok: false, error: { exitCode: 2, message: `refresh-helper: fd 3 is not the lock ${join(dir, "lock")}` } });
+    expect(JSON.parse(out)).toEqual({ ok: false, error: { kind: "usage", exitCode: 2, message: `refresh-helper: fd 3 is not the lock ${join(dir, "lock")}` } });
   });
 });
 

@@ -229,7 +229,9 @@ export async function chooseStore(o: OpenStoreOptions): Promise<OpenedStore> {
   }
   const file = defaultFileStore(o.profile, o.env);
   if (!o.preferKeychain && (await file.read())) return { store: file, note: "keychain fallback" };
-  const failure = await (o.probe ?? (() => probeKeychain(o.secrets, o.keychainTimeoutMs)))();
+  // One keychain for the probe and the store (outside Bun, building one looks up its tool on PATH).
+  const secrets = o.secrets ?? keychain();
+  const failure = await (o.probe ?? (() => probeKeychain(secrets, o.keychainTimeoutMs)))();
   if (failure) return { store: file, fallback: { reason: failure.message }, note: "keychain unavailable" };
-  return { store: keychainStore(o.profile, { env: o.env, secrets: o.secrets, timeoutMs: o.keychainTimeoutMs }) };
+  return { store: keychainStore(o.profile, { env: o.env, secrets, timeoutMs: o.keychainTimeoutMs }) };
 }

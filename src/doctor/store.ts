@@ -2,7 +2,7 @@
 import { loginHint } from "../oauth/errors.ts";
 import { keychain } from "../runtime/keychain.ts";
 import { expandHome, type Env } from "../fs/paths.ts";
-import type { Profile } from "../oauth/config.ts";
+import { shownUrl, type Profile } from "../oauth/config.ts";
 import type { OAuthRecord } from "../oauth/record.ts";
 import type { CredentialStore, SecretsApi } from "../oauth/store.ts";
 import { formatDuration, guarded, type DoctorDeps } from "./deps.ts";
@@ -60,7 +60,7 @@ export function evaluateRecord(profile: Profile, where: string, record: OAuthRec
       : { name, status: "warn", detail: `not logged in (${where})`, fix: login };
   const left = record.expiresAt - now;
   const blocker = refreshBlocker(profile, record);
-  const endpoint = profile.tokenEndpoint ? `token endpoint ${profile.tokenEndpoint}` : `token endpoint by discovery from ${profile.issuer}`;
+  const endpoint = profile.tokenEndpoint ? `token endpoint ${shownUrl(profile.tokenEndpoint)}` : `token endpoint by discovery from ${shownUrl(profile.issuer ?? "")}`;
   const configFix = `add "clientId" and "tokenEndpoint" (or "issuer") to oauth.profiles.${profile.name} in config.json`;
   const fix = blocker && blocker !== "no refresh token stored" ? configFix : login;
   if (left <= 0) {

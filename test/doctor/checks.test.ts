@@ -66,6 +66,7 @@ describe("evaluateRecord", () => {
     ["valid and refreshable", full, record(), "ok", undefined, /valid for 1h 0m; refreshable/],
     ["expired but refreshable", full, record({ expiresAt: NOW - 120_000 }), "ok", undefined, /expired 2m ago; refreshes on next use/],
     ["issuer only (discovery)", { clientId: "c", issuer: "https://auth.example" }, record(), "ok", undefined, /discovery from https:\/\/auth.example/],
+    ["credentials in the endpoint URL are not shown", { clientId: "c", tokenEndpoint: "https://user:MARKER@a.example/t" }, record(), "ok", undefined, /token endpoint https:\/\/a.example\/t/],
     ["valid, no refresh token", full, record({ refreshToken: undefined }), "warn", login, /cannot be refreshed \(no refresh token stored\)/],
     ["expired, no refresh token", full, record({ refreshToken: undefined, expiresAt: NOW - 1 }), "fail", login, /expired .* cannot be refreshed/],
     ["expired, no client id", { tokenEndpoint: "https://a.example/t" }, record({ expiresAt: NOW - 1 }), "fail", /clientId/, /no clientId/],

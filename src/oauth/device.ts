@@ -8,10 +8,10 @@ import * as oauth from "oauth4webapi";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import { AuthRefusedError, UnavailableError, UsageError } from "../errors.ts";
 import { checkUrl, type Profile } from "./config.ts";
-import { loginHint, OAuthServerError } from "./errors.ts";
+import { loginHint, OAuthServerError, TransientError } from "./errors.ts";
 import { redactServerText, safeErrorCode } from "./redact.ts";
 import { recordFromGrant, type OAuthRecord } from "./record.ts";
-import { AuthorizationDeniedError, classify, unreachableHint, type Server } from "./protocol.ts";
+import { AuthorizationDeniedError, classify, grantOf, unreachableHint, type Server } from "./protocol.ts";
 
 /** What the user must see: where to go and the code to enter. */
 export interface DevicePrompt {
@@ -108,8 +108,9 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
     try {
       response = await oauth.deviceCodeGrantRequest(as, o.server.client, oauth.None(), device.device_code, o.server.http(signal()));
     } catch (e) {
-      if (isTransient(e)) continue; // a network hiccup: poll again at the next interval
-      throw classify(e, "The device token request", secrets, down);
+      const error = classify(e, "The device token request", secrets, down);
+      if (error instanceof TransientError) continue; // a network hiccup: poll again at the next interval
+      throw error;
     }
     if (response.status >= 500) continue;
     const at = now();
@@ -117,16 +118,7 @@ export async function deviceLogin(o: DeviceLoginOptions): Promise<OAuthRecord> {
     if (!failure) {
       try {
         const grant = await oauth.processDeviceCodeResponse(as, o.server.client, response);
-        return recordFromGrant(
-          {
-            accessToken: grant.access_token,
-            ...(grant.refresh_token ? { refreshToken: grant.refresh_token } : {}),
-            ...(typeof grant.expires_in === "number" ? { expiresIn: grant.expires_in } : {}),
-            ...(grant.scope ? { scope: grant.scope } : {}),
-          },
-          at,
-          { scopes: o.scopes },
-        );
+        return recordFromGrant(grantOf(grant), at, { scopes: o.scopes });
       } catch (e) {
         if (!(e instanceof oauth.ResponseBodyError)) throw classify(e, "The device token response", secrets, down);
         failure = { error: e.error, status: e.status, ...(e.error_description ? { description: e.error_description } : {}), interval: e.cause.interval };
@@ -178,6 +170,3 @@ async function errorIn200(response: Response): Promise<PollError | undefined> {
   return { error: b.error, status: 200, ...(typeof b.error_description === "string" ? { description: b.error_description } : {}), interval: b.interval };
 }
 
-function isTransient(e: unknown): boolean {
-  return e instanceof TypeError || (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError"));
-}

@@ -162,7 +162,8 @@ export function refresher(server: Server): RefreshFn {
   };
 }
 
-function grantOf(r: oauth.TokenEndpointResponse): TokenGrant {
+/** A token endpoint's answer as the grant refresh, code exchange and device login store. */
+export function grantOf(r: oauth.TokenEndpointResponse): TokenGrant {
   return {
     accessToken: r.access_token,
     ...(r.refresh_token ? { refreshToken: r.refresh_token } : {}),

@@ -39,6 +39,7 @@ export async function runRefreshHelper(): Promise<number> {
       minValidMs: req.minValidMs,
       marginMs: req.marginMs,
       timeoutMs: req.timeoutMs,
+      ...(req.storeKind ? { chosen: req.storeKind } : {}),
       lock: async (path) => {
         if (path !== req.lockPath) throw new UsageError(`refresh-helper: the store's lock is ${path}, not the caller's ${req.lockPath}`);
         return inheritedLock(path);

@@ -23,6 +23,8 @@ export interface HelperRequest {
   profile: Profile;
   /** The lock the caller holds, so the helper can check it opened the same store. */
   lockPath: string;
+  /** The kind of store the caller chose; the helper uses the same one without probing again. */
+  storeKind?: CredentialStore["kind"];
   minValidMs?: number;
   marginMs?: number;
   timeoutMs: number;
@@ -88,6 +90,7 @@ async function runHelper(o: DetachedOptions, store: CredentialStore, held: FileL
   const request: HelperRequest = {
     profile: o.profile,
     lockPath: store.lockPath,
+    storeKind: store.kind,
     ...(o.minValidMs !== undefined ? { minValidMs: o.minValidMs } : {}),
     ...(o.marginMs !== undefined ? { marginMs: o.marginMs } : {}),
     timeoutMs: o.timeoutMs,
@@ -150,7 +153,8 @@ export function parseHelperRequest(text: string): HelperRequest {
     typeof r.lockPath === "string" &&
     typeof r.timeoutMs === "number" &&
     (r.minValidMs === undefined || typeof r.minValidMs === "number") &&
-    (r.marginMs === undefined || typeof r.marginMs === "number");
+    (r.marginMs === undefined || typeof r.marginMs === "number") &&
+    (r.storeKind === undefined || r.storeKind === "file" || r.storeKind === "keychain");
   if (!ok) throw new UsageError("refresh-helper: the request on stdin is not a refresh request");
   return r as HelperRequest;
 }

@@ -24,6 +24,11 @@ export interface TokenForOptions {
   now?: () => number;
   lock?: (path: string, timeoutMs: number) => Promise<FileLock>;
   refreshLocked?: LockedRefresh;
+  /**
+   * The store a caller already chose (the refresh helper is told its caller's): used as is, with no
+   * second keychain probe that could time out or answer differently and pick another store.
+   */
+  chosen?: CredentialStore["kind"];
 }
 
 export interface ProfileToken extends ValidToken {
@@ -43,7 +48,9 @@ export function profileRefresher(profile: Profile, fetchImpl?: Fetch): RefreshFn
 
 /** Return a token valid for `minValidMs` from the store, refreshing under its lock when needed. */
 export async function tokenFor(o: TokenForOptions): Promise<ProfileToken> {
-  const { store, fallback } = await chooseStore({ spec: o.profile.storeSpec, profile: o.profile.name, env: o.env, secrets: o.secrets });
+  const spec = o.chosen === "file" && o.profile.storeSpec.type === "keychain" ? ({ type: "file" } as const) : o.profile.storeSpec;
+  const known = o.chosen === "keychain" ? { preferKeychain: true, probe: async () => undefined } : {};
+  const { store, fallback } = await chooseStore({ spec, profile: o.profile.name, env: o.env, secrets: o.secrets, ...known });
   const result = await getValidToken({
     store,
     minValidMs: o.minValidMs,

@@ -43,7 +43,7 @@ describe("parseHelperRequest", () => {
   test("a request round-trips; anything else is a UsageError", () => {
     const req = { profile, lockPath: "/l", timeoutMs: 1000 };
     expect(parseHelperRequest(JSON.stringify(req))).toEqual(req);
-    for (const bad of ["", "{", "null", "[]", JSON.stringify({ ...req, lockPath: 1 }), JSON.stringify({ ...req, profile: { name: "p" } }), JSON.stringify({ ...req, minValidMs: "1" })])
+    for (const bad of ["", "{", "null", "[]", JSON.stringify({ ...req, lockPath: 1 }), JSON.stringify({ ...req, profile: { name: "p" } }), JSON.stringify({ ...req, minValidMs: "1" }), JSON.stringify({ ...req, storeKind: "vault" })])
       expect(() => parseHelperRequest(bad)).toThrow(UsageError);
   });
 });

@@ -44,10 +44,47 @@ export interface ConnectionLimits {
 
 export type ConnState = "pending" | "authenticating" | "open" | "closed";
 
-/** Write a last frame, then close on a later turn of the event loop (see Connection.closeWith). */
-export function endWith(transport: Transport, frame: Message, scheduler: Scheduler = realScheduler): void {
+/**
+ * One last frame for a peer, then the close. Closing a Unix socket while the peer's bytes sit unread
+ * makes the kernel answer with a reset, and most clients then report "connection reset" instead
+ * of the frame (measured with Bun's socket client and node:net against the compiled daemon). So
+ * the socket closes as soon as the peer's next bytes have been read (heard()), or on a later turn
+ * of the event loop when it sends none. Waiting for bytes rather than a timer alone matters under
+ * a burst: a busy event loop runs 0 ms timers late, and every socket waiting on one holds an fd.
+ */
+export class LastWord {
+  private readonly timer: unknown;
+  private ended = false;
+
+  constructor(
+    private readonly transport: Transport,
+    frame: Message,
+    private readonly scheduler: Scheduler = realScheduler,
+  ) {
+    transport.write(encode(frame));
+    this.timer = scheduler.set(() => this.end(), 0);
+  }
+
+  /** The peer's bytes were read: nothing unread is left to turn the close into a reset. */
+  heard(): void {
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.scheduler.clear(this.timer);
+    this.transport.end();
+  }
+}
+
+/**
+ * One last frame, then the close at once: for when too many sockets already wait to close. The
+ * peer reads the frame unless its own bytes had arrived unread, and then sees a reset.
+ */
+export function closeNowWith(transport: Transport, frame: Message): void {
   transport.write(encode(frame));
-  scheduler.set(() => transport.end(), 0);
+  transport.terminate();
 }
 
 export class Connection {
@@ -66,6 +103,8 @@ export class Connection {
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private readingPaused = false;
+  /** Set once closeWith() has sent the last frame and the socket waits to close. */
+  private lastWord: LastWord | undefined;
 
   constructor(
     id: number,
@@ -96,7 +135,7 @@ export class Connection {
 
   /** Bytes from the peer. */
   receive(chunk: Uint8Array): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed") return this.lastWord?.heard();
     const lines = this.splitter.push(chunk);
     if (this.inbox.length === 0) this.inbox = lines;
     else for (const line of lines) this.inbox.push(line);
@@ -152,13 +191,14 @@ export class Connection {
     }
   }
 
-  /** Send one last frame and close. */
-  closeWith(frame: Message): void {
+  /** Send one last frame and close: after the peer's next bytes (see LastWord), or at once when !linger. */
+  closeWith(frame: Message, linger = true): void {
     if (this.state === "closed") return;
     this.markClosed();
-    // Closing in the same turn made most clients in another process see "connection reset"
-    // instead of the frame (measured with Bun's socket client and node:net against the compiled daemon).
-    endWith(this.transport, frame, this.scheduler);
+    if (!linger) return closeNowWith(this.transport, frame);
+    // Paused for backpressure, it would never read the peer's bytes in flight, and heard() never comes.
+    if (this.readingPaused) this.transport.resume();
+    this.lastWord = new LastWord(this.transport, frame, this.scheduler);
   }
 
   /** Close now, dropping what is unsent. */

@@ -14,7 +14,7 @@ import { tryLock, type FileLock } from "../fs/lock.ts";
 import { ensurePrivateDir, removeSecretFile, writeSecretFile } from "../fs/secure.ts";
 import { fileBudget, listenUnix, unixAnswers, type PeerSocket, type UnixListener } from "../runtime/unix-server.ts";
 import { generateToken, peerAllowed, tokenDigest } from "./auth.ts";
-import { Connection, endWith, type Scheduler } from "./connection.ts";
+import { closeNowWith, Connection, LastWord, type Scheduler } from "./connection.ts";
 import { createDispatcher, type DaemonLogger, type DaemonStats } from "./dispatch.ts";
 import { type DaemonExtension, realScheduler } from "./extension.ts";
 import { peerUid as readPeerUid } from "../runtime/peercred.ts";
@@ -81,8 +81,12 @@ export class DaemonRunningError extends TokenctlError {
 const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
 /** File descriptors kept free for refusing connections, the registry file, locks and OAuth requests. */
 export const SPARE_FDS = 32;
-/** Accepting pauses this long when the open-file budget runs out, doubling up to the maximum. */
-export const ACCEPT_BACKOFF_MS = { first: 250, max: 8000 } as const;
+/**
+ * Refused and evicted peers waiting to close after their last frame (see LastWord), at most. Beyond
+ * this many, a refusal closes at once, so the daemon's own sockets never use more than a quarter
+ * of the spare fds and it never meets EMFILE on accept (where the runtime would retry without end).
+ */
+export const MAX_LINGERING = SPARE_FDS / 4;
 /**
  * An unauthenticated connection is idle once this old: a client sends its auth as soon as it is
  * connected, so only a connection that has not authenticated by then may be closed to make room.
@@ -150,12 +154,9 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const unauth = new Set<Connection>();
   let authenticated = 0;
   let nextId = 1;
-  /** Sockets written to and about to close (refused or evicted): they still hold an fd. */
-  let closing = 0;
+  /** Accepted sockets not closed yet: connections, and peers hearing a last frame (refused or evicted). */
+  let sockets = 0;
   let listener: UnixListener | undefined;
-  let accepting = false;
-  let backoff: number = ACCEPT_BACKOFF_MS.first;
-  let resumedAt = 0;
   let stopping: Promise<void> | undefined;
   const startedAt = Date.now();
 
@@ -175,49 +176,23 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
   }
 
-  /** Close a socket after a last frame, counting its fd until it is gone. */
-  function closeSoon(close: () => void): void {
-    closing++;
-    close();
-    scheduler.set(() => closing--, 0);
-  }
-
-  /** Connections and closing sockets have used half the spare fds: accepting more risks EMFILE. */
-  const budgetSpent = () => conns.size + closing >= fdRoom + SPARE_FDS / 2;
-
-  /** The open-file budget is spent: stop accepting for a while rather than spin on EMFILE. */
-  function pauseAccepting(): void {
-    if (!accepting || stopping) return;
-    accepting = false;
-    listener?.stop(false);
-    if (Date.now() - resumedAt > ACCEPT_BACKOFF_MS.max) backoff = ACCEPT_BACKOFF_MS.first;
-    const delay = backoff;
-    backoff = Math.min(backoff * 2, ACCEPT_BACKOFF_MS.max);
-    log.warn(`Not accepting connections for ${delay} ms: ${conns.size} open and ${closing} closing use the open-file budget`);
-    scheduler.set(resumeAccepting, delay);
-  }
-
-  function resumeAccepting(): void {
-    if (stopping || accepting) return;
-    if (budgetSpent()) {
-      accepting = true; // so pauseAccepting() pauses again, with a longer delay
-      return pauseAccepting();
-    }
-    try {
-      unlinkSync(socketPath);
-    } catch (e) {
-      if (errnoCode(e) !== "ENOENT") log.warn(`Could not replace ${socketPath} (${errnoCode(e)})`);
-    }
-    listen();
-    resumedAt = Date.now();
-  }
+  /** Sockets whose last frame is written and that wait for the peer's bytes or the next turn to close. */
+  const lingering = () => sockets - conns.size;
 
   /** Bind with umask 0177, as ssh-agent does: the socket is 0600 from the moment it exists. */
   function listen(): void {
     const oldUmask = process.umask(0o177);
     try {
-      listener = listenUnix<Connection>(socketPath, { open: admit, data: (c, chunk) => c.receive(chunk), drain: (c) => c.drained(), close: (c) => c.peerClosed(), error: (c, e) => log.debug(`Connection ${c.info.id}: ${e.message}`) });
-      accepting = true;
+      listener = listenUnix<Connection | LastWord>(socketPath, {
+        open: admit,
+        data: (k, chunk) => (k instanceof Connection ? k.receive(chunk) : k.heard()),
+        drain: (k) => k instanceof Connection && k.drained(),
+        close(k) {
+          sockets--;
+          if (k instanceof Connection) k.peerClosed();
+        },
+        error: (k, e) => log.debug(`Connection ${k instanceof Connection ? k.info.id : "(refused)"}: ${e.message}`),
+      });
     } finally {
       process.umask(oldUmask);
     }
@@ -233,18 +208,13 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   }
 
   /** A new peer: check who it is and whether there is room, then give it a Connection. */
-  function admit(peer: PeerSocket): Connection | undefined {
+  function admit(peer: PeerSocket): Connection | LastWord | undefined {
     // Refuse a peer that is neither us nor root before reading a byte from it (ssh-agent does the same).
     const fd = peer.fd;
     const uid = fd === undefined ? undefined : getPeerUid(fd);
     if (uid !== undefined && ourUid >= 0 && !peerAllowed(uid, ourUid)) {
       log.warn(`Refused a connection from uid ${uid} (only uid ${ourUid} and root may connect)`);
       peer.terminate();
-      return undefined;
-    }
-    if (budgetSpent()) {
-      peer.terminate();
-      pauseAccepting();
       return undefined;
     }
     if (unauth.size >= maxUnauth || conns.size >= connCap) {
@@ -254,14 +224,17 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       const victim = oldestWaiting(conns.size >= connCap ? 0 : idleAfterMs);
       if (victim) {
         log.warn(`Connection ${victim.info.id}: closed, the oldest of ${unauth.size} unauthenticated connections, to make room`);
-        closeSoon(() => victim.closeWith(errorFrame(WireError.evicted)));
+        victim.closeWith(errorFrame(WireError.evicted), lingering() < MAX_LINGERING);
       } else if (conns.size >= connCap) {
         log.warn(`Refused a connection: ${conns.size} open (${unauth.size} unauthenticated), limit ${connCap}`);
-        closeSoon(() => endWith(peer, errorFrame(WireError.tooManyConnections), scheduler));
-        return undefined;
+        const frame = errorFrame(WireError.tooManyConnections);
+        if (lingering() >= MAX_LINGERING) return void closeNowWith(peer, frame);
+        sockets++;
+        return new LastWord(peer, frame, scheduler);
       }
     }
     const c = new Connection(nextId++, peer, limits, hooks, scheduler);
+    sockets++;
     conns.add(c);
     unauth.add(c);
     return c;
@@ -329,7 +302,6 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
 
   function stop(): Promise<void> {
     stopping ??= (async () => {
-      accepting = false;
       listener?.stop(true);
       for (const c of [...conns]) c.terminate();
       await stopExtensions(extensionsStarted);

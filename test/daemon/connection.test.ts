@@ -3,8 +3,9 @@
  * what the daemon writes and whether it reads, and a fake scheduler stands in for timers.
  */
 import { describe, expect, it } from "bun:test";
-import { Connection, type AuthOutcome, type ConnectionHooks, type Transport } from "../../src/daemon/connection.ts";
+import { Connection, LastWord, type AuthOutcome, type ConnectionHooks, type Transport } from "../../src/daemon/connection.ts";
 import type { Message } from "../../src/daemon/extension.ts";
+import { WireError, errorFrame } from "../../src/daemon/protocol.ts";
 import { FakeScheduler } from "../support/scheduler.ts";
 
 class FakeTransport implements Transport {
@@ -200,5 +201,52 @@ describe("write queue", () => {
     expect(c.state).toBe("closed");
     expect(t.terminated).toBe(true);
     expect(warnings.at(-1)).toContain("bytes queued and not read (limit 100)");
+  });
+});
+
+describe("the last frame, then the close", () => {
+  it("closes as soon as the peer's next bytes are read, without waiting for a timer", () => {
+    const { c, t, s } = setup();
+    c.receive(line({ type: "auth", token: "bad" }));
+    expect(t.ended).toBe(false);
+    c.receive(line({ type: "ping", id: 1 })); // the peer's bytes in flight, read and dropped
+    expect(t.ended).toBe(true);
+    expect(s.pending).toBe(0);
+    expect(t.frames()).toEqual([{ type: "auth_result", ok: false, error: "Invalid token" }]);
+  });
+
+  it("a refused peer: the frame at once, the close on its first bytes or on the next turn, once", () => {
+    const heard = new FakeTransport();
+    const hs = new FakeScheduler();
+    const w = new LastWord(heard, { type: "error", message: "Too many connections" }, hs);
+    expect(heard.frames()).toEqual([{ type: "error", message: "Too many connections" }]);
+    expect(heard.ended).toBe(false);
+    w.heard();
+    expect(heard.ended).toBe(true);
+    expect(hs.pending).toBe(0);
+
+    const silent = new FakeTransport();
+    const ss = new FakeScheduler();
+    const quiet = new LastWord(silent, { type: "error", message: "Too many connections" }, ss);
+    ss.advance(0);
+    expect(silent.ended).toBe(true);
+    let ends = 0;
+    silent.end = () => void ends++;
+    quiet.heard();
+    ss.advance(10);
+    expect(ends).toBe(0);
+  });
+
+  it("a connection paused for backpressure reads again while it closes, so its peer's bytes can be heard", () => {
+    const { c, t } = setup({ maxQueued: 100 });
+    c.receive(line({ type: "auth", token: "good" }));
+    t.room = 0;
+    c.receive(Buffer.concat(Array.from({ length: 50 }, (_, i) => line({ type: "ping", id: i + 1 }))));
+    expect(t.paused).toBe(true);
+    t.room = Number.POSITIVE_INFINITY;
+    c.closeWith(errorFrame(WireError.evicted));
+    expect(t.paused).toBe(false);
+    c.receive(line({ type: "ping", id: 51 }));
+    expect(t.ended).toBe(true);
   });
 });

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DaemonRunningError, startDaemon, type DaemonHandle, type DaemonOptions } from "../../src/daemon/server.ts";
+import { DaemonRunningError, MAX_LINGERING, startDaemon, type DaemonHandle, type DaemonOptions } from "../../src/daemon/server.ts";
 import { authedPeer, rawConnect, waitFor, type RawPeer } from "../support/peer.ts";
 import { FakeScheduler } from "../support/scheduler.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -393,27 +393,45 @@ describe("requests", () => {
     const last = await waitForLine(p, `{"type":"pong","id":${n}}`);
     expect(last).toBe(n);
   });
-  it("keeps within the open-file budget: refuses over it, and when refusals use up the spare stops accepting, backing off", async () => {
-    const clock = new FakeScheduler();
+  it("keeps within the open-file budget: refuses over it, and beyond 8 refused peers waiting to close, closes refusals at once", async () => {
+    const clock = new FakeScheduler(); // its timers never run: a silent refused peer waits until clock.advance()
     // 60 fds, 10 in use: 60 - 10 - 32 spare = room for 18 connections.
     const { d, log } = await start({ files: { limit: 60, open: 10 }, scheduler: clock, authTimeoutMs: 60_000 });
     expect(d.stats().max).toBe(18);
     for (let i = 0; i < 18; i++) peers.push(await authedPeer(d.socketPath, d.token));
-    // Refused peers keep their fd until the scheduler's next turn, which the fake clock holds back.
-    for (let i = 0; i < 16; i++) {
+    const waiting: RawPeer[] = [];
+    for (let i = 0; i < MAX_LINGERING; i++) {
       const p = await peer(d.socketPath);
       expect(await p.next()).toEqual({ type: "error", message: "Too many connections" });
+      waiting.push(p);
     }
-    const cut = await peer(d.socketPath);
-    await cut.closed;
-    expect(log.lines.some((l) => l.includes("Not accepting connections for 250 ms"))).toBe(true);
-    expect(await rawConnect(d.socketPath).then(() => "connected", (e) => String(e.code))).toMatch(/ECONNREFUSED|ENOENT/);
-    clock.advance(250);
-    const back = await peer(d.socketPath);
-    expect(await back.next()).toEqual({ type: "error", message: "Too many connections" });
+    // The next ones hear the refusal too, and are closed without waiting for the clock.
+    for (let i = 0; i < 24; i++) {
+      const p = await peer(d.socketPath);
+      expect(await p.next()).toEqual({ type: "error", message: "Too many connections" });
+      await p.closed;
+    }
+    expect(waiting.some((p) => p.isClosed())).toBe(false);
+    clock.advance(0);
+    await Promise.all(waiting.map((p) => p.closed));
+    expect(log.lines.filter((l) => l.includes("Not accepting"))).toEqual([]);
     peers.shift()!.end();
     await waitFor(() => d.stats().open === 17);
     peers.push(await authedPeer(d.socketPath, d.token));
+  });
+
+  it("refused peers that speak (as clients do, auth first) close on their bytes: a burst of them never stops accepting", async () => {
+    const clock = new FakeScheduler(); // its timers never run: only the peers' bytes close them
+    const { d, log } = await start({ files: { limit: 60, open: 10 }, scheduler: clock, authTimeoutMs: 60_000 });
+    for (let i = 0; i < 18; i++) peers.push(await authedPeer(d.socketPath, d.token));
+    for (let i = 0; i < 64; i++) {
+      const p = await peer(d.socketPath);
+      p.send({ type: "auth", token: d.token });
+      expect(await p.next()).toEqual({ type: "error", message: "Too many connections" });
+      await p.closed;
+    }
+    expect(log.lines.filter((l) => l.includes("Not accepting"))).toEqual([]);
+    expect(d.stats().open).toBe(18);
   });
 
   it("refuses to start when the open-file limit leaves almost no room", async () => {

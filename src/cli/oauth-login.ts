@@ -118,6 +118,7 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
   // A keychain login supersedes a record an earlier fallback left in the file store.
   if (store.kind === "keychain") await removeLocked(defaultFileStore(profile.name), 10_000);
   let saved: string[] = [];
+  let inConfig = true;
   if (Object.keys(remembered).length) {
     const { saveProfile } = await import("../oauth/config.ts");
     try {
@@ -126,14 +127,23 @@ async function run(args: Args, profile: ReturnType<typeof profileFrom>, timeoutM
         log().info(`Saved ${saved.join(", ")} in profile "${profile.name}" of ${configPath()}: from now on, oauth token, status, logout, exec --oauth ${profile.name} and the daemon need no flags`);
     } catch (e) {
       // The credential is stored; only the convenience failed. Say why, and go on.
+      inConfig = false;
       log().warn(`Could not save profile "${profile.name}" in ${configPath()}: ${e instanceof Error ? e.message : String(e)}. Pass the same flags to later commands.`);
     }
+  }
+  // A running daemon holds profiles by their config.json settings: have it take up this login now
+  // (new settings, maybe another store) rather than refresh with what it held before.
+  let daemonReloaded = false;
+  if (inConfig) {
+    const { reloadInDaemon } = await import("../oauth/daemon-client.ts");
+    daemonReloaded = await reloadInDaemon({ profile: profile.name });
+    if (daemonReloaded) log().info(`The running daemon now holds profile "${profile.name}" and keeps it fresh`);
   }
   const advice = noRefreshAdvice(record, scopes, server);
   if (advice) log().warn(advice);
   const expiresAt = new Date(record.expiresAt).toISOString();
   if (args.json)
-    printJson({ profile: profile.name, store: store.description, expiresAt, scopes: record.scopes, refreshable: Boolean(record.refreshToken), savedInProfile: saved });
+    printJson({ profile: profile.name, store: store.description, expiresAt, scopes: record.scopes, refreshable: Boolean(record.refreshToken), savedInProfile: saved, daemonReloaded });
   else log().success(`Logged in (profile ${profile.name}); credential in ${store.description}, access token valid until ${expiresAt}`);
 }
 

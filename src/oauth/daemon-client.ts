@@ -1,6 +1,6 @@
 /**
  * `oauth token` asks the daemon first when one answers: it holds the profile and keeps it fresh;
- * `oauth logout` tells it to forget the profile. No daemon (no socket), or one without the OAuth
+ * `oauth logout` tells it to forget the profile, `oauth login` to hold the new login. No daemon (no socket), or one without the OAuth
  * extension, means "not here": these never fail a command.
  */
 import { existsSync } from "node:fs";
@@ -56,4 +56,10 @@ export async function tokenFromDaemon(
 export async function forgetInDaemon(o: Where & { profile: string }): Promise<boolean> {
   // Without an answer the daemon still re-reads the store on its next request.
   return (await callDaemon(o, "oauth.forget", { profile: o.profile }, 5000))?.profile === o.profile;
+}
+
+/** Tell a running daemon to hold `profile` afresh (after a login); false when none answered. */
+export async function reloadInDaemon(o: Where & { profile: string }): Promise<boolean> {
+  // Without an answer the daemon still reads the new record on its next request for the profile.
+  return (await callDaemon(o, "oauth.reload", { profile: o.profile }, 5000))?.profile === o.profile;
 }

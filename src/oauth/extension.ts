@@ -88,6 +88,21 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
     return h;
   };
 
+  /** Drop what is held for `name` (record and timer); whether anything was. */
+  const forget = (name: string): boolean => {
+    const h = held.get(name);
+    if (h?.timer !== undefined) timers.clearTimeout(h.timer);
+    return held.delete(name);
+  };
+
+  /** The profile a request names (default "default"); only the daemon token may ask. */
+  const profileOf = (type: string, message: Message, conn: { admin: boolean }): string => {
+    if (!conn.admin) throw new Error(`${type} needs a connection authenticated with the daemon token`);
+    const name = message.profile ?? "default";
+    if (typeof name !== "string") throw new Error(`${type}: expected "profile" to be a string, found ${typeof name}`);
+    return name;
+  };
+
   /** When the last refresh was under minInterval ago: the guard holds the next one back. */
   const guarded = (h: Held) => h.lastRefresh !== undefined && now() - h.lastRefresh < minInterval;
 
@@ -151,9 +166,7 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
     handlers: {
       async "oauth.token"(message: Message, conn) {
         // Access tokens are for the user's own tools: the daemon token, not a session, may ask.
-        if (!conn.admin) throw new Error("oauth.token needs a connection authenticated with the daemon token");
-        const name = message.profile ?? "default";
-        if (typeof name !== "string") throw new Error(`oauth.token: expected "profile" to be a string, found ${typeof name}`);
+        const name = profileOf("oauth.token", message, conn);
         const minValid = message.minValidMs;
         if (minValid !== undefined && (typeof minValid !== "number" || !Number.isFinite(minValid) || minValid < 0))
           throw new Error(`oauth.token: expected "minValidMs" to be a non-negative number of milliseconds`);
@@ -162,14 +175,22 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
       },
       /** After a logout: drop the profile's record and timer; the next request re-reads the store. */
       "oauth.forget"(message: Message, conn) {
-        if (!conn.admin) throw new Error("oauth.forget needs a connection authenticated with the daemon token");
-        const name = message.profile ?? "default";
-        if (typeof name !== "string") throw new Error(`oauth.forget: expected "profile" to be a string, found ${typeof name}`);
-        const h = held.get(name);
-        if (h?.timer !== undefined) timers.clearTimeout(h.timer);
-        held.delete(name);
+        const name = profileOf("oauth.forget", message, conn);
+        const forgotten = forget(name);
         api?.log.info(`oauth: profile ${name}: forgotten (logged out)`);
-        return { profile: name, forgotten: Boolean(h) };
+        return { profile: name, forgotten };
+      },
+      /**
+       * After a login: hold the profile afresh, its settings re-read from config.json (the login may
+       * have saved new ones) and its record from the store, with a timer to keep it fresh.
+       */
+      "oauth.reload"(message: Message, conn) {
+        const name = profileOf("oauth.reload", message, conn);
+        forget(name);
+        const h = hold(name);
+        void renew(h, undefined).catch(() => {});
+        api?.log.info(`oauth: profile ${name}: holding the new login`);
+        return { profile: name, reloaded: true };
       },
     },
     status() {

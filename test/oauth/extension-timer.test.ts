@@ -12,8 +12,9 @@ import { getValidToken } from "../../src/oauth/refresh.ts";
 import type { CredentialStore } from "../../src/oauth/store.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 
-function harness(lifetimeS: number) {
+function harness(lifetimeS: number, configured: string[] = ["work"]) {
   const clock = new FakeClock();
+  const resolved: string[] = [];
   let record: OAuthRecord | undefined = { accessToken: "at-0", refreshToken: "rt-0", expiresAt: clock.t + lifetimeS * 1000, lifetimeMs: lifetimeS * 1000, scopes: [] };
   const refreshes: number[] = [];
   const warnings: string[] = [];
@@ -32,8 +33,8 @@ function harness(lifetimeS: number) {
     env: {},
     now: clock.now,
     timers: clock,
-    profiles: () => ["work"],
-    resolve: (name) => resolveProfile({ profile: name, issuer: "https://as.example", clientId: "c" }, {}),
+    profiles: () => configured,
+    resolve: (name) => (resolved.push(name), resolveProfile({ profile: name, issuer: "https://as.example", clientId: "c" }, {})),
     tokenFor: async (t) => ({
       store,
       ...(await getValidToken({
@@ -58,6 +59,7 @@ function harness(lifetimeS: number) {
     api,
     refreshes,
     warnings,
+    resolved,
     stored: () => record,
     set gate(g: () => Promise<void>) {
       control.gate = g;
@@ -140,5 +142,22 @@ describe("the daemon's refresh timer (fake clock)", () => {
     answer();
     await stopping;
     expect(h.stored()?.accessToken).toBe("at-1");
+  });
+
+  test("a login while the daemon runs (oauth.reload): the profile is held afresh, settings re-read, with its timer", async () => {
+    const h = harness(20, []); // config.json named no profile when the daemon started
+    await h.ext.start!(h.api);
+    await h.clock.advance(60_000);
+    expect(h.refreshes).toEqual([]);
+    const reload = (admin: boolean) => h.ext.handlers!["oauth.reload"]!({ type: "oauth.reload", profile: "work" }, { id: 2, admin });
+    expect(() => reload(false)).toThrow("oauth.reload needs a connection authenticated with the daemon token");
+    expect(await reload(true)).toEqual({ profile: "work", reloaded: true });
+    await h.clock.advance(60_000);
+    expect(h.refreshes.length).toBeGreaterThanOrEqual(5);
+    expect((h.ext.status!() as { profiles: Record<string, unknown> }).profiles.work).toMatchObject({ refreshable: true });
+    // A second login re-reads the profile's settings rather than keep the ones held.
+    await reload(true);
+    expect(h.resolved).toEqual(["work", "work"]);
+    h.ext.stop!();
   });
 });

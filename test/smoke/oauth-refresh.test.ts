@@ -213,6 +213,30 @@ describe("logout and a replaced credential with a daemon running", () => {
   });
   afterAll(() => oidc.close());
 
+  test("a login while the daemon runs: the daemon holds the new profile at once, in the store the login chose", async () => {
+    const w = workspace(oidc);
+    const { proc } = await spawnDaemon([], w.env); // config.json names no profile yet
+    try {
+      const before = JSON.parse((await runBin(["call", "status"], { env: w.env })).stdout);
+      expect(before.oauth.profiles).toEqual({});
+      const login = await loginWithBinary(oidc, [...w.args, "--json"], w.env);
+      expect(login.code).toBe(0);
+      expect(JSON.parse(login.stdout)).toMatchObject({ profile: "default", daemonReloaded: true });
+      // The daemon reads the store in the background after the login's message: ask until it has.
+      let held: Record<string, unknown> | undefined;
+      for (let i = 0; i < 50 && !held?.expiresAt; i++) {
+        if (i) await Bun.sleep(100);
+        held = JSON.parse((await runBin(["call", "status"], { env: w.env })).stdout).oauth.profiles.default;
+      }
+      expect(held).toMatchObject({ store: `file ${w.file}#agent`, refreshable: true });
+      const got = JSON.parse((await runBin(["oauth", "token", "--json"], { env: w.env })).stdout);
+      expect(got).toMatchObject({ source: "daemon", accessToken: w.json().agent.accessToken });
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  }, 30_000);
+
   test("logout makes the daemon forget the profile; a record replaced behind its back is served at once", async () => {
     const w = workspace(oidc);
     await loginWork(oidc, w);

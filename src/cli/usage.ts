@@ -5,6 +5,7 @@
  * citty ignores unknown flags and extra words, which hides typos like --jsno.
  */
 import { UsageError } from "../errors.ts";
+import { shq } from "../shell.ts";
 import { type CommandNode, aliases, commandName, flags, positionalLabel, positionals, usageLine } from "./tree.ts";
 
 /** Edit distance counting a swap of two neighbours as one edit (gte → get), as git and gh do. */
@@ -29,8 +30,6 @@ export function suggest(word: string, candidates: readonly string[]): string[] {
 
 const didYouMean = (names: string[]) => (names.length ? ` Did you mean ${names.map((n) => `"${n}"`).join(" or ")}?` : "");
 
-/** Quote a word for a shell line shown in a hint. */
-const shq = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 /** `word` named a subcommand of the group `n` that does not exist. */
 export function unknownCommand(n: CommandNode, word: string): UsageError {

@@ -35,7 +35,3 @@ export function checkAuth(message: Message, expectedDigest: Buffer): AuthCheck {
   return { kind: "token", ok };
 }
 
-/** A peer may talk to the daemon when it runs as our uid or as root (as ssh-agent decides). */
-export function peerAllowed(peerUid: number, ourUid: number): boolean {
-  return peerUid === ourUid || peerUid === 0;
-}

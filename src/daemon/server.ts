@@ -12,8 +12,9 @@ import { dirname } from "node:path";
 import { TokenctlError, UsageError, errnoCode } from "../errors.ts";
 import { tryLock, type FileLock } from "../fs/lock.ts";
 import { ensurePrivateDir, removeSecretFile, writeSecretFile } from "../fs/secure.ts";
+import { trustedOwner } from "../fs/trust.ts";
 import { fileBudget, listenUnix, unixAnswers, type PeerSocket, type UnixListener } from "../runtime/unix-server.ts";
-import { generateToken, peerAllowed, tokenDigest } from "./auth.ts";
+import { generateToken, tokenDigest } from "./auth.ts";
 import { closeNowWith, Connection, LastWord, type Scheduler } from "./connection.ts";
 import { createDispatcher, type DaemonLogger, type DaemonStats } from "./dispatch.ts";
 import { type DaemonExtension, realScheduler } from "./extension.ts";
@@ -212,7 +213,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     // Refuse a peer that is neither us nor root before reading a byte from it (ssh-agent does the same).
     const fd = peer.fd;
     const uid = fd === undefined ? undefined : getPeerUid(fd);
-    if (uid !== undefined && ourUid >= 0 && !peerAllowed(uid, ourUid)) {
+    if (uid !== undefined && !trustedOwner(uid, ourUid)) {
       log.warn(`Refused a connection from uid ${uid} (only uid ${ourUid} and root may connect)`);
       peer.terminate();
       return undefined;

@@ -36,7 +36,7 @@ export interface TrustFs {
 
 export const realTrustFs: TrustFs = { realpath: (p) => realpathSync(p), lstat: (p) => lstatSync(p) };
 
-/** Whether `uid` may own something we trust: ourselves or root. */
+/** Whether `uid` may own something we trust, or talk to our daemon: ourselves or root (ssh-agent decides peers so too). */
 export function trustedOwner(uid: number, me = myUid()): boolean {
   return me < 0 || uid === me || uid === 0;
 }

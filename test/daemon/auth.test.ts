@@ -1,6 +1,7 @@
 import { describe, expect, it, spyOn } from "bun:test";
 import * as crypto from "node:crypto";
-import { checkAuth, generateToken, peerAllowed, tokenDigest } from "../../src/daemon/auth.ts";
+import { checkAuth, generateToken, tokenDigest } from "../../src/daemon/auth.ts";
+import { trustedOwner } from "../../src/fs/trust.ts";
 
 const token = "ab".repeat(32);
 const digest = tokenDigest(token);
@@ -44,11 +45,11 @@ describe("checkAuth", () => {
   });
 });
 
-describe("peerAllowed", () => {
+describe("who may connect (trustedOwner, as for files)", () => {
   it("allows our uid and root only", () => {
-    expect(peerAllowed(1000, 1000)).toBe(true);
-    expect(peerAllowed(0, 1000)).toBe(true);
-    expect(peerAllowed(1001, 1000)).toBe(false);
-    expect(peerAllowed(65534, 0)).toBe(false);
+    expect(trustedOwner(1000, 1000)).toBe(true);
+    expect(trustedOwner(0, 1000)).toBe(true);
+    expect(trustedOwner(1001, 1000)).toBe(false);
+    expect(trustedOwner(65534, 0)).toBe(false);
   });
 });

@@ -47,8 +47,6 @@ type BunSocket<K> = import("bun").Socket<BunPeer<K>>;
 /** One accepted Bun socket as a PeerSocket; it also carries the daemon's key for it. */
 class BunPeer<K> implements PeerSocket {
   key: K | undefined;
-  /** The socket closed before open() returned its key (a write to a peer already gone). */
-  closedEarly = false;
   constructor(private readonly socket: BunSocket<K>) {}
   write(data: string | Uint8Array): number {
     return this.socket.write(data);
@@ -80,7 +78,6 @@ export function listenUnix<K>(path: string, handlers: UnixServerHandlers<K>): Un
         const peer = new BunPeer<K>(socket);
         socket.data = peer;
         peer.key = handlers.open(peer);
-        if (peer.closedEarly && peer.key !== undefined) handlers.close(peer.key);
       },
       data(socket: BunSocket<K>, chunk: Buffer) {
         const k = socket.data?.key;
@@ -93,7 +90,6 @@ export function listenUnix<K>(path: string, handlers: UnixServerHandlers<K>): Un
       close(socket: BunSocket<K>) {
         const k = socket.data?.key;
         if (k !== undefined) handlers.close(k);
-        else if (socket.data) socket.data.closedEarly = true;
       },
       error(socket: BunSocket<K>, error: Error) {
         const k = socket.data?.key;

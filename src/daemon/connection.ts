@@ -32,6 +32,8 @@ export interface ConnectionHooks {
   opened?(conn: Connection): void;
   /** The connection closed (either side); called once. */
   closed(conn: Connection): void;
+  /** Whether a last frame may wait for the peer's bytes before the close (see LastWord); default yes. */
+  mayLinger?(): boolean;
   warn(message: string): void;
 }
 
@@ -191,9 +193,10 @@ export class Connection {
     }
   }
 
-  /** Send one last frame and close: after the peer's next bytes (see LastWord), or at once when !linger. */
-  closeWith(frame: Message, linger = true): void {
+  /** Send one last frame and close: after the peer's next bytes (see LastWord), or at once when the hooks say so. */
+  closeWith(frame: Message): void {
     if (this.state === "closed") return;
+    const linger = this.hooks.mayLinger?.() ?? true;
     this.markClosed();
     if (!linger) return closeNowWith(this.transport, frame);
     // Paused for backpressure, it would never read the peer's bytes in flight, and heard() never comes.

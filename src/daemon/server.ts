@@ -83,9 +83,10 @@ const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
 /** File descriptors kept free for refusing connections, the registry file, locks and OAuth requests. */
 export const SPARE_FDS = 32;
 /**
- * Refused and evicted peers waiting to close after their last frame (see LastWord), at most. Beyond
- * this many, a refusal closes at once, so the daemon's own sockets never use more than a quarter
- * of the spare fds and it never meets EMFILE on accept (where the runtime would retry without end).
+ * Sockets waiting to close after their last frame (see LastWord), at most: refused, evicted, or
+ * closed with an error (a failed auth, a timeout). Beyond this many, a last frame closes at once,
+ * so the daemon's own sockets never use more than a quarter of the spare fds and it never meets
+ * EMFILE on accept (where the runtime would retry without end).
  */
 export const MAX_LINGERING = SPARE_FDS / 4;
 /**
@@ -177,8 +178,12 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     }
   }
 
-  /** Sockets whose last frame is written and that wait for the peer's bytes or the next turn to close. */
-  const lingering = () => sockets - conns.size;
+  /**
+   * Whether one more last frame may wait for its peer's bytes before the close: fewer than
+   * MAX_LINGERING sockets do (refused, evicted, or closed by their connection: a failed auth, a
+   * timeout), those being the accepted sockets no longer counted as connections.
+   */
+  const mayLinger = () => sockets - conns.size < MAX_LINGERING;
 
   /** Bind with umask 0177, as ssh-agent does: the socket is 0600 from the moment it exists. */
   function listen(): void {
@@ -225,11 +230,11 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       const victim = oldestWaiting(conns.size >= connCap ? 0 : idleAfterMs);
       if (victim) {
         log.warn(`Connection ${victim.info.id}: closed, the oldest of ${unauth.size} unauthenticated connections, to make room`);
-        victim.closeWith(errorFrame(WireError.evicted), lingering() < MAX_LINGERING);
+        victim.closeWith(errorFrame(WireError.evicted));
       } else if (conns.size >= connCap) {
         log.warn(`Refused a connection: ${conns.size} open (${unauth.size} unauthenticated), limit ${connCap}`);
         const frame = errorFrame(WireError.tooManyConnections);
-        if (lingering() >= MAX_LINGERING) return void closeNowWith(peer, frame);
+        if (!mayLinger()) return void closeNowWith(peer, frame);
         sockets++;
         return new LastWord(peer, frame, scheduler);
       }
@@ -254,6 +259,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       dispatcher?.forget(c);
     },
     warn: (message: string) => log.warn(message),
+    mayLinger,
   };
 
   try {

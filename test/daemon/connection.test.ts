@@ -46,7 +46,7 @@ class FakeTransport implements Transport {
 
 const admin: AuthOutcome = { ok: true, admin: true, result: { type: "auth_result", ok: true } };
 
-function setup(o: { authenticate?: ConnectionHooks["authenticate"]; maxQueued?: number; maxFrame?: number } = {}) {
+function setup(o: { authenticate?: ConnectionHooks["authenticate"]; maxQueued?: number; maxFrame?: number; mayLinger?: () => boolean } = {}) {
   const t = new FakeTransport();
   const s = new FakeScheduler();
   const warnings: string[] = [];
@@ -60,6 +60,7 @@ function setup(o: { authenticate?: ConnectionHooks["authenticate"]; maxQueued?: 
     },
     closed: () => void closed++,
     warn: (w) => void warnings.push(w),
+    ...(o.mayLinger ? { mayLinger: o.mayLinger } : {}),
   };
   const c = new Connection(7, t, { maxFrame: o.maxFrame ?? 1024, authTimeoutMs: 5000, maxQueued: o.maxQueued ?? 1 << 20 }, hooks, s);
   return { c, t, s, warnings, dispatched, closedCount: () => closed };
@@ -235,6 +236,14 @@ describe("the last frame, then the close", () => {
     quiet.heard();
     ss.advance(10);
     expect(ends).toBe(0);
+  });
+
+  it("when the daemon says no more may linger, the frame is written and the socket closed at once", () => {
+    const { c, t, s } = setup({ mayLinger: () => false });
+    c.receive(line({ type: "auth", token: "bad" }));
+    expect(t.frames()).toEqual([{ type: "auth_result", ok: false, error: "Invalid token" }]);
+    expect(t.terminated).toBe(true);
+    expect(s.pending).toBe(0);
   });
 
   it("a connection paused for backpressure reads again while it closes, so its peer's bytes can be heard", () => {

@@ -420,6 +420,22 @@ describe("requests", () => {
     peers.push(await authedPeer(d.socketPath, d.token));
   });
 
+  it("failed auths wait to close like refusals, 8 at most: the rest close at once", async () => {
+    const clock = new FakeScheduler(); // its timers never run: a silent peer after a failed auth waits
+    const { d } = await start({ scheduler: clock });
+    const waiting: RawPeer[] = [];
+    for (let i = 0; i < MAX_LINGERING + 16; i++) {
+      const p = await peer(d.socketPath);
+      p.send({ type: "auth", token: "wrong" });
+      expect(await p.next()).toMatchObject({ type: "auth_result", ok: false });
+      if (i < MAX_LINGERING) waiting.push(p);
+      else await p.closed;
+    }
+    expect(waiting.some((p) => p.isClosed())).toBe(false);
+    clock.advance(0);
+    await Promise.all(waiting.map((p) => p.closed));
+  });
+
   it("refused peers that speak (as clients do, auth first) close on their bytes: a burst of them never stops accepting", async () => {
     const clock = new FakeScheduler(); // its timers never run: only the peers' bytes close them
     const { d, log } = await start({ files: { limit: 60, open: 10 }, scheduler: clock, authTimeoutMs: 60_000 });

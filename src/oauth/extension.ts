@@ -186,9 +186,17 @@ export function oauthExtension(o: OAuthExtensionOptions = {}): DaemonExtension {
        */
       "oauth.reload"(message: Message, conn) {
         const name = profileOf("oauth.reload", message, conn);
+        const prev = held.get(name);
         forget(name);
         const h = hold(name);
-        void renew(h, undefined).catch(() => {});
+        // The refresh guard outlives the reload (reloads in a loop must not become refreshes in a
+        // loop), including a refresh still in flight for what was held.
+        h.lastRefresh = prev?.lastRefresh;
+        void (async () => {
+          await prev?.pending?.catch(() => {});
+          if (prev?.lastRefresh !== undefined) h.lastRefresh = Math.max(h.lastRefresh ?? 0, prev.lastRefresh);
+          await renew(h, undefined);
+        })().catch(() => {});
         api?.log.info(`oauth: profile ${name}: holding the new login`);
         return { profile: name, reloaded: true };
       },

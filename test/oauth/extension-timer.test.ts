@@ -160,4 +160,16 @@ describe("the daemon's refresh timer (fake clock)", () => {
     expect(h.resolved).toEqual(["work", "work"]);
     h.ext.stop!();
   });
+
+  test("oauth.reload keeps the refresh guard: reloads in a loop cannot refresh more than once per 5 s", async () => {
+    const h = harness(2);
+    await h.ext.start!(h.api);
+    await h.clock.advance(1_100); // the first refresh, at half the 2 s lifetime
+    expect(h.refreshes.length).toBe(1);
+    await h.clock.advance(1_000); // due again, but inside the guard
+    for (let i = 0; i < 5; i++) await h.ext.handlers!["oauth.reload"]!({ type: "oauth.reload", profile: "work" }, { id: 3, admin: true });
+    await h.clock.advance(10);
+    expect(h.refreshes.length).toBe(1);
+    h.ext.stop!();
+  });
 });
